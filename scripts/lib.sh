@@ -1,0 +1,21 @@
+# Shared helpers for the project's scripts. Source it; do not run it.
+# shellcheck shell=bash
+set -euo pipefail
+
+GW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GW_CACHE="${GW_CACHE:-$HOME/.cache/groundwork}"
+mkdir -p "$GW_CACHE"
+
+log() { printf '\033[1m[%s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The Debian mirror this machine's own apt uses (deb822 or one-line sources).
+debian_mirror() {
+  local m
+  m=$(grep -hoE '^URIs: *http[^ ]+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')
+  [ -n "$m" ] || m=$(grep -hoE '^deb +http[^ ]+/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | awk '{print $2}')
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# apt proxy on the host (apt-cacher-ng), used by debootstrap and the test hosts.
+APT_PROXY_PORT="${APT_PROXY_PORT:-3142}"

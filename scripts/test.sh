@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The project's test runner: `make test` (every stage) or `scripts/test.sh STAGE [ARG]`.
+# Stages: lint sanity unit build integration mirror molecule. Prints each stage's duration
+# and ends with one summary line; exits non-zero if any stage failed.
+source "$(dirname "$0")/lib.sh"
+cd "$GW_ROOT"
+export PATH="$GW_ROOT/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$GW_ROOT/build/collections"
+export ANSIBLE_CONFIG="$GW_ROOT/ansible.cfg"
+export PY_COLORS=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1
+
+ALL_STAGES=(lint sanity unit build integration mirror molecule)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=("${ALL_STAGES[@]}")
+only_scenario=""
+if [ "${stages[0]}" = molecule ] && [ ${#stages[@]} -gt 1 ]; then only_scenario=${stages[1]}; stages=(molecule); fi
+
+stage_lint() {
+  yamllint -s . && ansible-lint --offline -q
+}
+
+stage_sanity() {
+  # ansible-test wants the collection at ansible_collections/NS/NAME and, offline, a
+  # stand-in for the pip bootstrap script it would otherwise download.
+  local dest="$GW_ROOT/build/sanity/ansible_collections/groundwork/platform"
+  rm -rf "$GW_ROOT/build/sanity"; mkdir -p "$dest"
+  git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$dest/"
+  mkdir -p ~/.ansible/test/cache
+  cat >~/.ansible/test/cache/get_pip_24_2.py <<'PY'
+import subprocess, sys
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
+subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
+PY
+  (cd "$dest" && ansible-test sanity --requirements --python "$(python3 -c 'import sys;print("%d.%d"%sys.version_info[:2])')" --color no \
+     --skip-test shebang --exclude scripts/ --exclude benchmarks/ --exclude .ci/ --exclude molecule/ --exclude tests/mirror/)
+}
+
+stage_unit() {
+  pytest -p no:cacheprovider -q tests/unit
+}
+
+stage_integration() {
+  [ -d tests/integration/modules ] || { echo "no integration tests"; return 0; }
+  bash scripts/integration-deps.sh
+  pytest -p no:cacheprovider -q tests/integration/modules
+}
+
+stage_build() {
+  # Build the collection, install the tarball offline into a fresh path, and use it.
+  local out="$GW_ROOT/build/dist" cp="$GW_ROOT/build/installed"
+  rm -rf "$out" "$cp"; mkdir -p "$out" "$cp"
+  ansible-galaxy collection build --force --output-path "$out" .
+  ansible-galaxy collection install --offline --no-deps -p "$cp" "$out"/groundwork-platform-*.tar.gz
+  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t role groundwork.platform.common | grep -q "common_private_address"
+  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t role -l groundwork.platform | tee /dev/stderr | grep -q node_exporter
+  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-playbook --syntax-check -i inventories/lab groundwork.platform.site
+  for m in plugins/modules/*.py; do
+    [ -e "$m" ] || continue
+    ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t module "groundwork.platform.$(basename "$m" .py)" >/dev/null
+  done
+}
+
+stage_mirror() {
+  bash scripts/mirror/build.sh && bash tests/mirror/smoke.sh
+}
+
+stage_molecule() {
+  local failed=0 s
+  for s in ${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)}; do
+    local t0=$SECONDS
+    log "molecule test -s $s"
+    if molecule test -s "$s"; then
+      printf 'scenario %-20s passed in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"
+    else
+      printf 'scenario %-20s FAILED in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"; failed=1
+    fi
+  done
+  return $failed
+}
+
+mkdir -p build; : >build/molecule-summary.txt
+passed=0; failed=0; report=()
+for st in "${stages[@]}"; do
+  declare -F "stage_$st" >/dev/null || die "unknown stage '$st' (stages: ${ALL_STAGES[*]})"
+  log "stage $st"
+  t0=$SECONDS
+  if "stage_$st"; then r=passed; passed=$((passed + 1)); else r=FAILED; failed=$((failed + 1)); fi
+  report+=("$(printf '%-12s %-7s %5ds' "$st" "$r" $((SECONDS - t0)))")
+done
+echo
+echo "== stage durations =="
+printf '%s\n' "${report[@]}"
+[ -s build/molecule-summary.txt ] && cat build/molecule-summary.txt
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
