@@ -23,7 +23,7 @@ stage_sanity() {
   # stand-in for the pip bootstrap script it would otherwise download.
   local dest="$GW_ROOT/build/sanity/ansible_collections/groundwork/platform"
   rm -rf "$GW_ROOT/build/sanity"; mkdir -p "$dest"
-  git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$dest/"
+  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$dest" -xf -
   mkdir -p ~/.ansible/test/cache
   cat >~/.ansible/test/cache/get_pip_24_2.py <<'PY'
 import subprocess, sys

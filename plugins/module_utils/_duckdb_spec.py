@@ -19,8 +19,6 @@ Three shapes of data travel through this file:
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_types import (
     TypeParseError,
     is_lossless_conversion,
@@ -604,14 +602,10 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
         keep = [i for k, i in sorted(actual_idx.items())
                 if k in desired_idx and i not in drop_idx]
         drop_idx = drop_idx + keep
-        create_idx = keep_desired = [desired_idx[i["name"].lower()] for i in keep] + create_idx
-        del keep_desired
+        create_idx = [desired_idx[i["name"].lower()] for i in keep] + create_idx
     for index in drop_idx:
         statements.append("DROP INDEX %s" % qualified_name(schema, index["name"]))
     statements.extend(alter)
     for index in create_idx:
         statements.append(_index_sql(index))
     return plan
-
-
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
