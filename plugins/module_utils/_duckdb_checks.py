@@ -31,6 +31,7 @@ from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_types 
     qualified_name,
     quote_ident,
     sql_value,
+    types_equal,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "aggregate_query",
     "unique_query",
     "evaluate_check",
+    "compare_columns",
     "summarize",
 ]
 
@@ -196,7 +198,7 @@ def _alias(index, field):
     return "c%d_%s" % (index, field)
 
 
-def aggregate_query(schema, table, checks):
+def aggregate_query(schema, table, checks, catalog=None):
     """One SELECT computing every non-``unique`` check.
 
     Returns ``(sql, fields)`` where ``fields`` is a list of
@@ -237,17 +239,17 @@ def aggregate_query(schema, table, checks):
         elif ctype == "freshness":
             add(i, "age_seconds", "epoch(CAST(now() AS TIMESTAMP WITH TIME ZONE)) - epoch(max(%s))" % col)
             add(i, "newest", "CAST(max(%s) AS VARCHAR)" % col)
-    return "SELECT %s FROM %s" % (", ".join(selects), qualified_name(schema, table)), fields
+    return "SELECT %s FROM %s" % (", ".join(selects), qualified_name(schema, table, catalog)), fields
 
 
-def unique_query(schema, table, check):
+def unique_query(schema, table, check, catalog=None):
     """SELECT (duplicate_keys, duplicate_rows) for a ``unique`` check."""
     cols = ", ".join(quote_ident(c) for c in check["columns"])
     not_null = " AND ".join("%s IS NOT NULL" % quote_ident(c) for c in check["columns"])
     return (
         "SELECT count(*) AS duplicate_keys, coalesce(sum(n), 0) AS duplicate_rows FROM "
         "(SELECT count(*) AS n FROM %s WHERE %s GROUP BY %s HAVING count(*) > 1)"
-        % (qualified_name(schema, table), not_null, cols)
+        % (qualified_name(schema, table, catalog), not_null, cols)
     )
 
 
@@ -343,3 +345,38 @@ def summarize(results):
         "warnings": warnings,
         "total": len(results),
     }
+
+
+def compare_columns(spec_columns, actual_columns, strict=False):
+    """Compare a table's columns with the columns of its spec.
+
+    ``spec_columns`` come from parse_table_spec (normalised types),
+    ``actual_columns`` from introspection.  Returns a check result named
+    ``columns``: missing columns, type or NULL-ability differences, and (with
+    ``strict``) columns the spec does not list all fail it.
+    """
+    actual = dict((c["name"].lower(), c) for c in actual_columns)
+    wanted = set()
+    problems = []
+    for column in spec_columns:
+        key = column["name"].lower()
+        wanted.add(key)
+        current = actual.get(key)
+        if current is None:
+            problems.append("missing column %s" % column["name"])
+            continue
+        if not types_equal(current["type"], column["type"]):
+            problems.append("column %s is %s, spec says %s" % (column["name"], current["type"], column["type"]))
+        if current["nullable"] != column["nullable"]:
+            problems.append("column %s is %s, spec says %s" % (
+                column["name"], "nullable" if current["nullable"] else "NOT NULL",
+                "nullable" if column["nullable"] else "NOT NULL"))
+    if strict:
+        for key, current in sorted(actual.items()):
+            if key not in wanted:
+                problems.append("column %s is not in the spec" % current["name"])
+    check = {"name": "columns", "type": "columns", "columns": [c["name"] for c in spec_columns],
+             "severity": "error"}
+    message = "; ".join(problems) if problems else "%d column%s match the spec" % (
+        len(spec_columns), "" if len(spec_columns) == 1 else "s")
+    return _result(check, not problems, {"problems": problems}, {"strict": strict}, message)

@@ -179,10 +179,11 @@ def render_init_file(database, settings):
     return "\n".join(lines) + "\n"
 
 
-def settings_table_sql():
+def settings_table_sql(catalog=None):
     """DDL of the table that records a database's settings."""
+    schema = quote_ident(META_SCHEMA) if catalog is None else "%s.%s" % (quote_ident(catalog), quote_ident(META_SCHEMA))
     return [
-        "CREATE SCHEMA IF NOT EXISTS %s" % quote_ident(META_SCHEMA),
+        "CREATE SCHEMA IF NOT EXISTS %s" % schema,
         "CREATE TABLE IF NOT EXISTS %s (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, "
-        "updated_at TIMESTAMP NOT NULL)" % qualified_name(META_SCHEMA, SETTINGS_TABLE),
+        "updated_at TIMESTAMP NOT NULL)" % qualified_name(META_SCHEMA, SETTINGS_TABLE, catalog),
     ]

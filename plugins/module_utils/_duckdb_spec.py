@@ -304,7 +304,7 @@ def parse_table_spec(raw, where="table", ignore_keys=()):
 # DDL from a spec (used to build the desired table in a scratch database)
 # --------------------------------------------------------------------------
 
-def create_table_sql(spec, table_name=None):
+def create_table_sql(spec, table_name=None, catalog=None):
     """CREATE TABLE statement for a parsed spec."""
     lines = []
     for column in spec["columns"]:
@@ -323,16 +323,16 @@ def create_table_sql(spec, table_name=None):
     for expr in spec["check_constraints"]:
         lines.append("    CHECK (%s)" % expr)
     return "CREATE TABLE %s (\n%s\n)" % (
-        qualified_name(spec["schema"], table_name or spec["name"]),
+        qualified_name(spec["schema"], table_name or spec["name"], catalog),
         ",\n".join(lines),
     )
 
 
-def create_index_sql(schema, table, index):
+def create_index_sql(schema, table, index, catalog=None):
     return "CREATE %sINDEX %s ON %s (%s)" % (
         "UNIQUE " if index["unique"] else "",
         quote_ident(index["name"]),
-        qualified_name(schema, table),
+        qualified_name(schema, table, catalog),
         ", ".join(quote_ident(c) for c in index["columns"]),
     )
 
@@ -341,7 +341,7 @@ def create_index_sql(schema, table, index):
 # states
 # --------------------------------------------------------------------------
 
-def _state_create_sql(state, table_name=None):
+def _state_create_sql(state, table_name=None, catalog=None):
     lines = []
     for column in state["columns"]:
         line = "    %s %s" % (quote_ident(column["name"]), column["type"])
@@ -357,14 +357,25 @@ def _state_create_sql(state, table_name=None):
     for expr in state["checks"]:
         lines.append("    CHECK (%s)" % expr)
     return "CREATE TABLE %s (\n%s\n)" % (
-        qualified_name(state["schema"], table_name or state["name"]),
+        qualified_name(state["schema"], table_name or state["name"], catalog),
         ",\n".join(lines),
     )
 
 
 def _index_sql(index):
+    """DuckDB's own text for an index (for display; it names schema.table only)."""
     sql = index["sql"].strip()
     return sql[:-1] if sql.endswith(";") else sql
+
+
+def _index_signature(index):
+    return (bool(index["unique"]), index["expressions"])
+
+
+def _index_create(schema, table, index, catalog):
+    if not index.get("columns"):
+        raise ValueError("desired index %s has no columns" % index["name"])
+    return create_index_sql(schema, table, index, catalog)
 
 
 def render_state(state):
@@ -409,7 +420,7 @@ def _describe_constraints(state):
     return "; ".join(parts) or "none"
 
 
-def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
+def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, catalog=None):
     """Compare a desired and an actual table state and plan the change.
 
     Returns a dict:
@@ -420,7 +431,10 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
       statements:  SQL to run, in order, inside one transaction
       error:       None, or why the plan is refused (destructive changes
                    without allow_destructive, rebuild without allow_rebuild)
-    ``desired`` None means the table should not exist.
+    ``desired`` None means the table should not exist.  ``catalog`` (the
+    database name) qualifies every table and index name in the statements.
+    Indexes compare by uniqueness and DuckDB's expression list; desired
+    indexes carry ``columns`` to create them.
     """
     plan = {
         "action": "none",
@@ -436,7 +450,7 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
             plan["action"] = "drop"
             plan["changes"].append("drop table %s" % label)
             plan["destructive"].append("drop table %s" % label)
-            plan["statements"].append("DROP TABLE %s" % qualified_name(actual["schema"], actual["name"]))
+            plan["statements"].append("DROP TABLE %s" % qualified_name(actual["schema"], actual["name"], catalog))
             if not allow_destructive:
                 plan["error"] = (
                     "refusing to drop table %s (all its rows would be lost); set "
@@ -449,15 +463,15 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
     if actual is None:
         plan["action"] = "create"
         plan["changes"].append("create table %s" % label)
-        plan["statements"].append(_state_create_sql(desired))
+        plan["statements"].append(_state_create_sql(desired, catalog=catalog))
         for index in desired["indexes"]:
             plan["changes"].append("create index %s" % index["name"])
-            plan["statements"].append(_index_sql(index))
+            plan["statements"].append(_index_create(schema, name, index, catalog))
         return plan
 
-    # the actual table's spelling of its own name wins (identifiers are case-insensitive)
-    name = actual["name"]
-    table = qualified_name(schema, name)
+    # the actual table's spelling of its names wins (identifiers are case-insensitive)
+    schema, name = actual["schema"], actual["name"]
+    table = qualified_name(schema, name, catalog)
     actual_cols = dict((c["name"].lower(), c) for c in actual["columns"])
     desired_cols = dict((c["name"].lower(), c) for c in desired["columns"])
     constrained = _constrained_columns(actual)
@@ -541,7 +555,7 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
         if other is None:
             plan["changes"].append("drop index %s" % index["name"])
             drop_idx.append(index)
-        elif (_index_sql(other), other["unique"]) != (_index_sql(index), index["unique"]):
+        elif _index_signature(other) != _index_signature(index):
             plan["changes"].append("recreate index %s" % index["name"])
             drop_idx.append(index)
             create_idx.append(other)
@@ -572,7 +586,7 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
     if rebuild:
         plan["action"] = "rebuild"
         temp = name + REBUILD_SUFFIX
-        qtemp = qualified_name(schema, temp)
+        qtemp = qualified_name(schema, temp, catalog)
         copy_targets = []
         copy_sources = []
         for column in desired["columns"]:
@@ -585,14 +599,14 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
                 source = "CAST(%s AS %s)" % (source, column["type"])
             copy_sources.append(source)
         statements.append("DROP TABLE IF EXISTS %s" % qtemp)
-        statements.append(_state_create_sql(desired, table_name=temp))
+        statements.append(_state_create_sql(desired, table_name=temp, catalog=catalog))
         if copy_targets:
             statements.append("INSERT INTO %s (%s) SELECT %s FROM %s" % (
                 qtemp, ", ".join(copy_targets), ", ".join(copy_sources), table))
         statements.append("DROP TABLE %s" % table)
         statements.append("ALTER TABLE %s RENAME TO %s" % (qtemp, quote_ident(name)))
         for index in desired["indexes"]:
-            statements.append(_index_sql(index))
+            statements.append(_index_create(schema, name, index, catalog))
         return plan
 
     plan["action"] = "alter"
@@ -604,8 +618,8 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False):
         drop_idx = drop_idx + keep
         create_idx = [desired_idx[i["name"].lower()] for i in keep] + create_idx
     for index in drop_idx:
-        statements.append("DROP INDEX %s" % qualified_name(schema, index["name"]))
+        statements.append("DROP INDEX %s" % qualified_name(schema, index["name"], catalog))
     statements.extend(alter)
     for index in create_idx:
-        statements.append(_index_sql(index))
+        statements.append(_index_create(schema, name, index, catalog))
     return plan

@@ -63,9 +63,16 @@ def quote_literal(value):
     return "'" + value.replace("'", "''") + "'"
 
 
-def qualified_name(schema, name):
-    """``"schema"."name"`` with both parts quoted."""
-    return quote_ident(schema) + "." + quote_ident(name)
+def qualified_name(schema, name, catalog=None):
+    """``"schema"."name"`` (or ``"catalog"."schema"."name"``), every part quoted.
+
+    Qualifying with the catalog (the database's name, which DuckDB derives
+    from the file name) avoids DuckDB's "ambiguous reference" error when a
+    schema has the same name as the database file, e.g. schema ``forensics``
+    in ``forensics.duckdb``.
+    """
+    text = quote_ident(schema) + "." + quote_ident(name)
+    return text if catalog is None else quote_ident(catalog) + "." + text
 
 
 def sql_value(value):

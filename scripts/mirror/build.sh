@@ -108,7 +108,7 @@ go_install_bin() {
 
 mvn_run() {
   mkdir -p "$M2_DIR"
-  nice -n 10 mvn -B -q -ntp -Dmaven.repo.local="$M2_DIR" "$@"
+  nice -n 10 mvn -B -q -ntp -Dstyle.color=never -Dmaven.repo.local="$M2_DIR" "$@"
 }
 
 # --- build recipes: build_NAME OUT WORK (write the artifact to OUT) ----------
@@ -250,23 +250,19 @@ EOF
 }
 
 write_index() {
-  local name first=1 sums="$MIRROR_DIR/SHA256SUMS.tmp" idx="$MIRROR_DIR/index.json.tmp"
+  local name sep="" sums="$MIRROR_DIR/SHA256SUMS.tmp" idx="$MIRROR_DIR/index.json.tmp"
   : >"$sums"
   {
-    echo '{'
-    echo '  "schema": 1,'
-    echo '  "artifacts": ['
+    printf '{\n  "schema": 1,\n  "artifacts": ['
     for name in "${ALL_ARTIFACTS[@]}"; do
       [ -f "$STATE_DIR/$name" ] && [ -f "$MIRROR_DIR/$(state_get "$name" path)" ] || continue
       echo "$(state_get "$name" sha256)  $(state_get "$name" path)" >>"$sums"
-      [ $first = 1 ] || echo '    ,'
-      first=0
-      printf '    {"name": "%s", "version": "%s", "path": "%s", "sha256": "%s", "size": %s}\n' \
+      printf '%s\n    {"name": "%s", "version": "%s", "path": "%s", "sha256": "%s", "size": %s}' "$sep" \
         "$name" "$(state_get "$name" version)" "$(state_get "$name" path)" \
         "$(state_get "$name" sha256)" "$(state_get "$name" size)"
+      sep=","
     done
-    echo '  ]'
-    echo '}'
+    printf '\n  ]\n}\n'
   } >"$idx"
   mv -f "$sums" "$MIRROR_DIR/SHA256SUMS"
   mv -f "$idx" "$MIRROR_DIR/index.json"
