@@ -54,13 +54,15 @@ stage_build() {
   local out="$GW_ROOT/build/dist" cp="$GW_ROOT/build/installed"
   rm -rf "$out" "$cp"; mkdir -p "$out" "$cp"
   ansible-galaxy collection build --force --output-path "$out" .
-  ansible-galaxy collection install --offline --no-deps -p "$cp" "$out"/groundwork-platform-*.tar.gz
+  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-galaxy collection install --force --offline --no-deps -p "$cp" "$out"/groundwork-platform-*.tar.gz
   ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t role groundwork.platform.common | grep -q "common_private_address"
-  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t role -l groundwork.platform | tee /dev/stderr | grep -q node_exporter
+  ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t role -l groundwork.platform | grep -q node_exporter
   ANSIBLE_COLLECTIONS_PATH="$cp" ansible-playbook --syntax-check -i inventories/lab groundwork.platform.site
   for m in plugins/modules/*.py; do
     [ -e "$m" ] || continue
-    ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t module "groundwork.platform.$(basename "$m" .py)" >/dev/null
+    # ansible-doc exits 0 on a module it cannot load: look for the rendered doc
+    ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t module "groundwork.platform.$(basename "$m" .py)" 2>&1 \
+      | grep -q "^> MODULE groundwork.platform.$(basename "$m" .py)" || { echo "ansible-doc cannot render $m"; return 1; }
   done
 }
 
@@ -73,7 +75,8 @@ stage_molecule() {
   for s in ${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)}; do
     local t0=$SECONDS
     log "molecule test -s $s"
-    if molecule test -s "$s"; then
+    molecule test -s "$s" && rc=0 || rc=$?
+    if [ "$rc" -eq 0 ]; then
       printf 'scenario %-20s passed in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"
     else
       printf 'scenario %-20s FAILED in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"; failed=1
@@ -88,7 +91,9 @@ for st in "${stages[@]}"; do
   declare -F "stage_$st" >/dev/null || die "unknown stage '$st' (stages: ${ALL_STAGES[*]})"
   log "stage $st"
   t0=$SECONDS
-  if "stage_$st"; then r=passed; passed=$((passed + 1)); else r=FAILED; failed=$((failed + 1)); fi
+  # in its own subshell, not in a tested context, so that `set -e` holds inside the stage
+  ( set -e; "stage_$st" ) & wait $! && rc=0 || rc=$?
+  if [ "$rc" -eq 0 ]; then r=passed; passed=$((passed + 1)); else r=FAILED; failed=$((failed + 1)); fi
   report+=("$(printf '%-12s %-7s %5ds' "$st" "$r" $((SECONDS - t0)))")
 done
 echo

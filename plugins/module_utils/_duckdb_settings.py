@@ -116,6 +116,7 @@ def desired_settings(options, extra_settings, host):
             raise SpecError("%s: must not be empty" % option)
         settings[name] = _text(value)
     lowered = dict((k.lower(), k) for k in settings)
+    lowered.update((name.lower(), name) for _option, name in OPTION_SETTINGS)
     for name in sorted(extra_settings or {}):
         value = extra_settings[name]
         where = "extra_settings.%s" % name
@@ -169,7 +170,7 @@ def render_init_file(database, settings):
     """SQL init file with the settings, for ``duckdb -init FILE DATABASE``."""
     lines = [
         "-- DuckDB settings for %s" % database,
-        "-- Managed by Ansible (groundwork.platform.duckdb_database); local edits are overwritten.",
+        "-- Managed by Ansible (groundwork.platform.duckdb_database), local edits are overwritten.",
         "-- DuckDB does not store these in the database file: run this file on every",
         "-- connection, e.g. `duckdb -init THIS_FILE %s`," % database,
         "-- or read them from %s.%s." % (META_SCHEMA, SETTINGS_TABLE),

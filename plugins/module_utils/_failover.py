@@ -58,8 +58,10 @@ Votes for "who is the primary", each with a weight:
 * with ``backend_role: primary``, HAProxy votes for each member it sees UP,
   or for "nobody known" when it sees none UP (``haproxy``).
 
-``primary_share`` = weight of the most voted candidate / total vote weight
-(0 without votes). The vote winner is the observed primary only when it is a
+"Nobody known" competes like a candidate: replicas that all lost their
+primary are confident evidence that there is none. ``primary_share`` =
+weight of the most voted candidate (or of "nobody") / total vote weight (0
+without votes). The vote winner is the observed primary only when it is a
 member that itself says it is primary and the vote is not a tie.
 
 Confidence
@@ -253,34 +255,45 @@ def member_state(verdicts, weights):
 
 
 def tally(votes):
-    """(winner, share, totals) of primary votes.
+    """Count the votes for the primary.
 
     ``votes`` is a list of dicts with ``candidate`` (a name, or None for
-    "nobody known") and ``weight``. The winner is None on a tie or when the
-    best candidate is None; ``share`` is the best candidate's weight over the
-    total (0 without votes or weight).
+    "nobody known") and ``weight``. "Nobody known" competes like any
+    candidate: when replicas have lost their primary, the confident answer is
+    that there is none. Returns a dict with ``winner`` (the candidate with the
+    most weight; None when "nobody" wins, on a tie, or without votes),
+    ``nobody_wins``, ``share`` (the best weight over the total, 0 without
+    votes or weight) and ``totals`` (weight per named candidate).
     """
     totals = {}
-    total = 0.0
+    nobody = 0.0
     for vote in votes:
         weight = float(vote['weight'])
-        total += weight
-        if vote['candidate'] is not None:
+        if vote['candidate'] is None:
+            nobody += weight
+        else:
             totals[vote['candidate']] = totals.get(vote['candidate'], 0.0) + weight
-    if total <= 0 or not totals:
-        return None, 0.0, totals
-    best = max(totals.values())
+    total = nobody + sum(totals.values())
+    result = {'winner': None, 'nobody_wins': False, 'share': 0.0, 'totals': totals}
+    if total <= 0:
+        return result
+    best = max([nobody] + list(totals.values()))
     leaders = sorted(name for name, weight in totals.items() if weight == best)
-    share = best / total
-    winner = leaders[0] if len(leaders) == 1 and best > 0 else None
-    return winner, share, totals
+    if nobody == best:
+        leaders.append(None)
+    result['share'] = best / total
+    if len(leaders) == 1:
+        result['winner'] = leaders[0]
+        result['nobody_wins'] = leaders[0] is None
+    return result
 
 
 def score(verdicts_by_member, votes, weights, evaluate_primary):
     """Member states, primary vote and overall confidence.
 
     Returns a dict with ``members`` (name -> {state, agreement}),
-    ``winner``, ``primary_share``, ``vote_totals`` and ``confidence``.
+    ``member_confidence``, ``winner``, ``nobody_wins``, ``primary_share``,
+    ``vote_totals`` and ``confidence``.
     """
     members = {}
     for name, verdicts in verdicts_by_member.items():
@@ -288,14 +301,15 @@ def score(verdicts_by_member, votes, weights, evaluate_primary):
         members[name] = {'state': state, 'agreement': agreement}
     member_conf = (sum(m['agreement'] for m in members.values()) / len(members)
                    if members else 0.0)
-    winner, share, totals = tally(votes)
-    confidence = member_conf * share if evaluate_primary else member_conf
+    vote = tally(votes)
+    confidence = member_conf * vote['share'] if evaluate_primary else member_conf
     return {
         'members': members,
         'member_confidence': member_conf,
-        'winner': winner,
-        'primary_share': share,
-        'vote_totals': totals,
+        'winner': vote['winner'],
+        'nobody_wins': vote['nobody_wins'],
+        'primary_share': vote['share'],
+        'vote_totals': vote['totals'],
         'confidence': min(1.0, max(0.0, confidence)),
     }
 
@@ -350,7 +364,7 @@ def assess(raw_by_member, config, weights, min_confidence, declared_primary=None
     backend_role = config.get('haproxy_backend_role', 'any')
     votes = primary_votes(raw_by_member, weights, sentinel_votes, backend_role)
     evaluate_primary = bool(role_service or votes)
-    winner, _share, _totals = tally(votes)
+    winner = tally(votes)['winner']
 
     primaries = sorted(name for name, raw in raw_by_member.items()
                        if (raw.get('role') or {}).get('role') == PRIMARY

@@ -26,8 +26,9 @@ description:
   - "Primary: each member saying it is primary votes for itself, each replica for the
     member it replicates from (or for nobody when its link is down), each Sentinel for the
     member at the address it names, and a primary-only HAProxy backend
-    (O(haproxy.backend_role=primary)) for the members it routes to. The most voted member is
-    the observed primary if it says itself that it is primary."
+    (O(haproxy.backend_role=primary)) for the members it routes to. Votes for nobody compete
+    like a candidate, so replicas that all lost their primary give a confident C(no_primary).
+    The most voted member is the observed primary if it says itself that it is primary."
   - "Confidence = mean member agreement x share of the votes won by the primary (the second
     factor only when a primary is evaluated). Weights of each signal are set in O(weights).
     Below O(min_confidence) the module refuses to declare a primary, a mismatch or a missing

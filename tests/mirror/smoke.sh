@@ -91,6 +91,20 @@ EOF
   echo "$MIRROR_DIR/$p"
 }
 
+# version NAME: NAME's version in the mirror's index.json.
+version() {
+  python3 - "$MIRROR_DIR/index.json" "$1" <<'EOF'
+import json, sys
+print(next(a["version"] for a in json.load(open(sys.argv[1]))["artifacts"] if a["name"] == sys.argv[2]))
+EOF
+}
+
+# reports_version WHAT OUTPUT WANT: fail unless OUTPUT mentions version WANT.
+reports_version() {
+  grep -qF -- "$3" <<<"$2" || fail "$1 reports '$(head -n1 <<<"$2")', expected version $3"
+  say "$1: $(head -n1 <<<"$2")"
+}
+
 # stage NAME FUNCTION: run one stage and print how long it took.
 stage() {
   local t0
@@ -145,7 +159,9 @@ stage_kafka() {
     [ "$i" != 180 ] || fail "kafka server did not start in 90s"
     sleep 0.5
   done
-  say "kafka $(sed -n 's/.*Kafka version: *\([^ ]*\).*/\1/p' "$TMP/kafka.log" | head -n1) started on 127.0.0.1:$port"
+  got=$(sed -n 's/.*Kafka version: *\([^ ]*\).*/\1/p' "$TMP/kafka.log" | head -n1)
+  [ "$got" = "$(version kafka)" ] || fail "kafka reports version '$got', expected $(version kafka)"
+  say "kafka $got started on 127.0.0.1:$port"
 
   topic="smoke-$RANDOM"
   timeout 60 "$home/bin/kafka-topics.sh" --bootstrap-server "127.0.0.1:$port" --create --topic "$topic" \
@@ -190,8 +206,8 @@ stage_minio() {
   local minio mc port cport pid user pass
   minio=$(artifact minio)
   mc=$(artifact mc)
-  say "$("$minio" --version | head -n1)"
-  say "$("$mc" --version | head -n1)"
+  reports_version minio "$("$minio" --version)" "$(version minio)"
+  reports_version mc "$("$mc" --version)" "$(version mc)"
   port=$(free_port) cport=$(free_port)
   user=smoke-admin pass="smoke-$RANDOM-$RANDOM-secret"
   mkdir -p "$TMP/minio/data"
@@ -221,7 +237,7 @@ stage_minio() {
 stage_openbao() {
   local bao port pid secret got
   bao=$(artifact openbao)
-  say "$("$bao" version)"
+  reports_version bao "$("$bao" version)" "v$(version openbao)"
   port=$(free_port)
   "$bao" server -dev -dev-root-token-id=smoke-root -dev-listen-address="127.0.0.1:$port" \
     -dev-no-store-token >"$TMP/openbao.log" 2>&1 &

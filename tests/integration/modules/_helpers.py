@@ -16,6 +16,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 COLLECTIONS = ROOT / 'build' / 'collections'
 ANSIBLE_PLAYBOOK = pathlib.Path(sys.executable).parent / 'ansible-playbook'
 
+# Throwaway credentials of the services the fixtures start on loopback.
+PG_PASSWORD = 'integration-superuser-pw'
+MONITOR_PASSWORD = 'integration-monitor-pw'
+REDIS_PASSWORD = 'integration-redis-pw'
+SENTINEL_PASSWORD = 'integration-sentinel-pw'
+
 
 def free_port():
     with socket.socket() as sock:

@@ -35,7 +35,8 @@ import socketserver
 
 import pytest
 
-from _helpers import ANSIBLE_PLAYBOOK, free_port, runtime, wait_for
+from _helpers import (ANSIBLE_PLAYBOOK, MONITOR_PASSWORD, PG_PASSWORD, REDIS_PASSWORD,
+                      SENTINEL_PASSWORD, free_port, runtime, wait_for)
 
 PACKAGES = {
     'haproxy': ['haproxy'],
@@ -43,10 +44,6 @@ PACKAGES = {
     'redis-sentinel': ['redis-sentinel'],
     'postgresql': ['postgresql'],
 }
-PG_PASSWORD = 'integration-superuser-pw'
-MONITOR_PASSWORD = 'integration-monitor-pw'
-REDIS_PASSWORD = 'integration-redis-pw'
-SENTINEL_PASSWORD = 'integration-sentinel-pw'
 
 
 # ---------------------------------------------------------------------------

@@ -148,11 +148,19 @@ def test_member_agreement():
 def test_tally():
     votes = [{'candidate': 'a', 'weight': 2}, {'candidate': 'a', 'weight': 1},
              {'candidate': 'b', 'weight': 1}]
-    winner, share, totals = tally(votes)
-    assert (winner, share, totals) == ('a', 0.75, {'a': 3.0, 'b': 1.0})
-    assert tally([{'candidate': 'a', 'weight': 1}, {'candidate': 'b', 'weight': 1}])[0] is None
-    assert tally([{'candidate': None, 'weight': 1}]) == (None, 0.0, {})
-    assert tally([]) == (None, 0.0, {})
+    assert tally(votes) == {'winner': 'a', 'nobody_wins': False, 'share': 0.75,
+                            'totals': {'a': 3.0, 'b': 1.0}}
+    tie = tally([{'candidate': 'a', 'weight': 1}, {'candidate': 'b', 'weight': 1}])
+    assert tie['winner'] is None and tie['share'] == 0.5 and not tie['nobody_wins']
+    assert tally([]) == {'winner': None, 'nobody_wins': False, 'share': 0.0, 'totals': {}}
+
+
+def test_tally_nobody_competes():
+    lost = tally([{'candidate': None, 'weight': 2}, {'candidate': None, 'weight': 2},
+                  {'candidate': 'a', 'weight': 1}])
+    assert lost['winner'] is None and lost['nobody_wins'] and lost['share'] == 0.8
+    tie = tally([{'candidate': None, 'weight': 1}, {'candidate': 'a', 'weight': 1}])
+    assert tie['winner'] is None and not tie['nobody_wins']
 
 
 # ---------------------------------------------------------------------------
@@ -201,9 +209,11 @@ def test_declared_primary_mismatch_after_failover():
 def test_no_primary_when_primary_down_and_replicas_lost_it():
     result = assess(cluster(pg1=unreachable(), pg2=replica('pg1', link_ok=False),
                             pg3=replica('pg1', link_ok=False)),
-                    CONFIG, WEIGHTS, 0.0, role_service=True)
+                    CONFIG, WEIGHTS, 0.7, role_service=True)
+    # Every signal agrees: pg1 is down and both replicas have lost their primary.
+    assert result['confidence'] == 1.0 and result['declared'] is True
     assert result['primary'] is None
-    assert 'no_primary' in result['findings']
+    assert result['findings'] == ['no_primary', 'member_missing', 'member_unhealthy']
 
 
 def test_no_votes_is_no_confidence():
@@ -327,11 +337,11 @@ def test_property_agreeing_signal_never_lowers_confidence(verdicts, vote_list, w
 @given(members, votes, signal_weights, st.floats(0.0, 10.0))
 def test_property_vote_for_winner_never_lowers_confidence(verdicts, vote_list, weights, w):
     before = score(verdicts, vote_list, weights, True)
-    if before['winner'] is None:
-        return
+    if before['winner'] is None and not before['nobody_wins']:
+        return  # a tie or no vote: no winner to agree with
     after = score(verdicts, vote_list + [{'candidate': before['winner'], 'weight': w}],
                   weights, True)
-    assert after['winner'] == before['winner']
+    assert (after['winner'], after['nobody_wins']) == (before['winner'], before['nobody_wins'])
     assert after['confidence'] >= before['confidence'] - 1e-12
 
 
