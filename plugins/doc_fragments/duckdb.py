@@ -16,7 +16,7 @@ options:
     type: path
     required: true
 requirements:
-  - duckdb (the Python package, 1.1 or later) on the managed host
+  - duckdb (the Python package, 1.2 or later; tested with 2.0) on the managed host
 notes:
   - DuckDB lets one process at a time open a database file for writing (any number may open it
     read-only when no process writes). A task fails with a clear message when another process

@@ -14,8 +14,9 @@ A check is a mapping with a ``type`` and type-specific keys:
   freshness       column, max_age_seconds       age of the newest value (timestamp column)
 
 Common keys: ``name`` (default derived from type and columns), ``severity``
-(``error`` fails validation, ``warning`` is only reported) and
-``max_failures`` (offending rows tolerated, default 0).
+(``error`` fails validation, ``warning`` is only reported), ``max_failures``
+(offending rows tolerated, default 0) and ``max_failure_percent`` (offending
+rows tolerated as a percentage of the table's rows; the larger tolerance wins).
 
 All checks but ``unique`` are evaluated together in one aggregate query, so a
 table is scanned once; each ``unique`` check needs its own GROUP BY query.
@@ -45,7 +46,7 @@ __all__ = [
     "summarize",
 ]
 
-_COMMON = ("type", "name", "severity", "max_failures")
+_COMMON = ("type", "name", "severity", "max_failures", "max_failure_percent")
 CHECK_TYPES = {
     "row_count": ("min", "max"),
     "not_null": ("column", "columns"),
@@ -110,10 +111,15 @@ def parse_checks(raw, where="checks"):
         severity = item.get("severity") or "error"
         if severity not in ("error", "warning"):
             raise SpecError("%s.severity: expected error or warning, got %r" % (cw, severity))
+        percent = item.get("max_failure_percent")
+        if percent is not None and (isinstance(percent, bool) or not isinstance(percent, (int, float))
+                                    or not 0 <= percent <= 100):
+            raise SpecError("%s.max_failure_percent: expected a number between 0 and 100, got %r" % (cw, percent))
         base = {
             "type": ctype,
             "severity": severity,
             "max_failures": _nonneg_int(item.get("max_failures"), cw + ".max_failures", 0),
+            "max_failure_percent": percent,
         }
         expanded = []
         if ctype == "row_count":
@@ -278,6 +284,8 @@ def evaluate_check(check, observed, rows):
         return _result(check, False, {"error": observed["error"]}, None, observed["error"])
     ctype = check["type"]
     tolerance = check["max_failures"]
+    if check.get("max_failure_percent") is not None:
+        tolerance = max(tolerance, int(rows * check["max_failure_percent"] / 100.0))
     if ctype == "row_count":
         lo, hi = check["min"], check["max"]
         passed = (lo is None or rows >= lo) and (hi is None or rows <= hi)

@@ -277,6 +277,16 @@ def desired_state(spec):
             scratch.execute(create_table_sql(spec, catalog=catalog))
         except Exception as exc:
             raise SpecError("table %s: DuckDB rejects the spec: %s" % (label, error_text(exc)))
+        # DuckDB only evaluates a DEFAULT when a row needs it: evaluate each one now
+        for i, column in enumerate(spec["columns"]):
+            if column["default"] is None:
+                continue
+            try:
+                scratch.execute("SELECT CAST(CAST((%s) AS %s) AS VARCHAR)" % (column["default"], column["type"])).fetchall()
+            except Exception as exc:
+                raise SpecError("table(%s).columns[%d](%s).default: DuckDB cannot use %s as a %s: %s"
+                                % (label, i, column["name"], column["default"], column["type"],
+                                   error_text(exc).splitlines()[0]))
         for i, index in enumerate(spec["indexes"]):
             try:
                 scratch.execute(create_index_sql(spec["schema"], spec["name"], index, catalog))

@@ -65,7 +65,7 @@ DEFAULTS = {
     'dead_band': 5,
     'smoothing': 0.5,
     'error_penalty': 10.0,
-    'min_latency_ms': 1.0,
+    'min_latency_ms': 5.0,
 }
 
 # Actions, one per server, in the decision list.

@@ -38,7 +38,7 @@ attributes:
     platforms: posix
     support: full
 requirements:
-  - duckdb (the Python package, 1.1 or later) on the managed host
+  - duckdb (the Python package, 1.2 or later; tested with 2.0) on the managed host
 options:
   databases:
     description:

@@ -57,8 +57,9 @@ options:
   checks:
     description:
       - Data checks. Each has a C(type) and the keys of that type; all take C(name) (default derived
-        from the type and column), C(severity) (V(error) or V(warning), default V(error)) and
-        C(max_failures) (offending rows tolerated, default 0).
+        from the type and column), C(severity) (V(error) or V(warning), default V(error)),
+        C(max_failures) (offending rows tolerated, default 0) and C(max_failure_percent) (offending
+        rows tolerated as a percentage of the table's rows; the larger tolerance applies).
       - "C(row_count): C(min), C(max) - the table's row count."
       - "C(not_null): C(column) or C(columns) - no NULLs (one result per column)."
       - "C(unique): C(column) or C(columns) - no duplicate key (rows with a NULL key are ignored)."
@@ -67,7 +68,8 @@ options:
       - "C(allowed_values): C(column), C(values) - only these values (NULLs ignored)."
       - "C(expression): C(expression) - a SQL condition every row must satisfy, e.g.
         V(closed_at IS NULL OR closed_at >= opened_at) (a NULL result passes, as in CHECK)."
-      - "C(freshness): C(column), C(max_age_seconds) - the newest timestamp is recent enough."
+      - "C(freshness): C(column), C(max_age_seconds) - the newest timestamp is recent enough
+        (values of a C(TIMESTAMP) column without time zone are taken as UTC)."
     type: list
     elements: dict
     default: []
@@ -122,14 +124,14 @@ rows:
   description: Rows in the table.
   returned: when the table exists
   type: int
-failed:
+failed_checks:
   description: Names of the failed checks of severity V(error).
   returned: always
   type: list
   elements: str
   sample: ["unique(event_id)"]
-warnings_failed:
-  description: Names of the failed checks of severity V(warning).
+warning_checks:
+  description: Names of the failed checks of severity V(warning) (also reported as warnings).
   returned: always
   type: list
   elements: str
@@ -172,6 +174,12 @@ seconds:
   description: Seconds spent running the queries.
   returned: always
   type: float
+skipped:
+  description:
+    - V(true) in check mode when the database or the table does not exist yet (a previous task would
+      create it); Ansible then shows the task as skipped.
+  returned: in check mode, when there is nothing to validate yet
+  type: bool
 """
 
 import os
@@ -255,7 +263,7 @@ def run(module):
     common.require_duckdb(module)
     p = module.params
     path = os.path.abspath(p["database"])
-    result = dict(changed=False, passed=False, failed=[], warnings_failed=[], report=[], seconds=0.0)
+    result = dict(changed=False, passed=False, failed_checks=[], warning_checks=[], report=[], seconds=0.0)
     try:
         checks = parse_checks(p["checks"])
         spec_columns = None
@@ -288,8 +296,8 @@ def run(module):
     if rows is not None:
         result["rows"] = rows
     verdict = summarize(results)
-    result.update(report=results, passed=verdict["passed"], failed=verdict["failed"],
-                  warnings_failed=verdict["warnings"])
+    result.update(report=results, passed=verdict["passed"], failed_checks=verdict["failed"],
+                  warning_checks=verdict["warnings"])
     if check_mode_missing_table(module, results):
         module.warn("table %s.%s does not exist yet (check mode)" % (p["schema"], p["table"]))
         result["passed"] = True

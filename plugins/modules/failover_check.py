@@ -41,6 +41,8 @@ description:
     present, so the module can gate rolling restarts and check failovers."
   - The scoring lives in C(plugins/module_utils/_failover.py) as pure functions.
   - The module only reads; it never changes anything.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -428,6 +430,16 @@ member_confidence:
   description: Mean member agreement.
   returned: always
   type: float
+sentinels:
+  description: What each Sentinel in O(sentinel) answered (source, candidate, error).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source": "sentinel 10.0.0.21:26379", "candidate": "redis1", "error": null}]
+haproxy_error:
+  description: Why HAProxy's view could not be read (its signals are then unknown).
+  returned: when O(haproxy) is set and HAProxy could not be read
+  type: str
 """
 
 import socket
@@ -584,6 +596,8 @@ def check_params(params):
                                  % params['latency_threshold_ms'])
     if params['max_lag_bytes'] < 0:
         raise FailoverParamError('max_lag_bytes must be >= 0, got %r' % params['max_lag_bytes'])
+    if params['http'] and not 0 < params['http']['port'] < 65536:
+        raise FailoverParamError('http.port must be 1-65535, got %r' % params['http']['port'])
     if params['sentinel'] and service != 'redis':
         raise FailoverParamError('sentinel is only valid with service: redis')
     if params['postgresql'] and service != 'postgresql':
@@ -751,30 +765,29 @@ def read_haproxy(settings, timeout):
     return {row['svname']: row for row in server_rows(rows, settings['backend'])}, None
 
 
-def observe_member(member, params, book):
+def observe_member(member, params, role_settings, book):
+    """Raw observations of one member: TCP, HTTP when configured, the role for a service."""
     timeout = params['connect_timeout']
     raw = {'tcp': probe_tcp(member['host'], member['port'], timeout)}
     url = member.get('http_url')
     http = params['http']
     if not url and http:
-        url = '%s://%s:%d%s' % (http['scheme'], member['host'], http['port'],
-                                http['path'] if http['path'].startswith('/') else '/' + http['path'])
+        path = http['path'] if http['path'].startswith('/') else '/' + http['path']
+        url = '%s://%s:%d%s' % (http['scheme'], member['host'], http['port'], path)
     if url:
-        validate = http['validate_certs'] if http else True
-        raw['http'] = probe_http(url, timeout, validate)
+        raw['http'] = probe_http(url, timeout, http['validate_certs'] if http else True)
     service = params['service']
     if service != 'generic':
         if not raw['tcp']['ok']:
             raw['role'] = {'reachable': False, 'error': raw['tcp']['error']}
         elif service == 'postgresql':
-            raw['role'] = probe_postgresql(member, params['postgresql'] or argument_defaults(
-                'postgresql'), timeout, book)
+            raw['role'] = probe_postgresql(member, role_settings, timeout, book)
         else:
-            raw['role'] = probe_redis(member, params['redis'] or {}, timeout, book)
+            raw['role'] = probe_redis(member, role_settings, timeout, book)
     return raw
 
 
-def argument_defaults(option):
+def suboption_defaults(option):
     spec = argument_spec()[option]['options']
     return {name: value.get('default') for name, value in spec.items()}
 
@@ -790,10 +803,14 @@ def run_module(module):
     if params['service'] == 'redis' and redis is None:
         module.fail_json(msg=missing_required_lib('redis'), exception=REDIS_IMPORT_ERROR)
 
+    role_settings = {}
+    if params['service'] != 'generic':
+        role_settings = params[params['service']] or suboption_defaults(params['service'])
     book = AddressBook(members)
     workers = min(MAX_WORKERS, len(members) + len(sentinels))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {m['name']: pool.submit(observe_member, m, params, book) for m in members}
+        futures = {m['name']: pool.submit(observe_member, m, params, role_settings, book)
+                   for m in members}
         sentinel_settings = dict(params['sentinel'] or {})
         sentinel_futures = [pool.submit(probe_sentinel, address, sentinel_settings,
                                         params['connect_timeout'], book)

@@ -38,6 +38,8 @@ description:
     toward the target without passing it, so repeated runs over stable statistics settle on
     a fixed point instead of oscillating.
   - The math lives in C(plugins/module_utils/_weights.py) as pure functions.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -109,9 +111,12 @@ options:
     type: float
     default: 10.0
   min_latency_ms:
-    description: Floor for the latency in milliseconds (> 0), so idle servers do not divide by 0.
+    description:
+      - Floor for the latency in milliseconds (> 0). Latencies below it count as equal, so
+        idle servers do not divide by 0 and jitter at HAProxy's 1 ms resolution (1 ms
+        against 3 ms) does not triple a weight.
     type: float
-    default: 1.0
+    default: 5.0
   include_backup:
     description: Tune backup servers too. By default they are left alone.
     type: bool

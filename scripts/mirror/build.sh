@@ -16,7 +16,7 @@
 # Environment: GW_CACHE (~/.cache/groundwork), GW_MIRROR_DIR ($GW_CACHE/mirror),
 # GW_GO_DIR ($GW_CACHE/go: GOMODCACHE, GOCACHE), GW_M2_DIR ($GW_CACHE/m2: the
 # local Maven repository), GOPROXY (Go default), GO (go binary).
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 MIRROR_SRC="$GW_ROOT/mirror"
@@ -106,9 +106,12 @@ go_install_bin() {
   GOBIN="$work/bin" nice -n 10 "$GO" install $(pin mirror_go_flags) -ldflags "$ldflags" "$modver"
 }
 
-mvn_run() {
+mvn_run() { # quiet unless it fails; the log stays in the current (work) dir
   mkdir -p "$M2_DIR"
-  nice -n 10 mvn -B -q -ntp -Dstyle.color=never -Dmaven.repo.local="$M2_DIR" "$@"
+  if ! nice -n 10 mvn -B -ntp -Dstyle.color=never -Dmaven.repo.local="$M2_DIR" "$@" >mvn.log 2>&1; then
+    tail -n 40 mvn.log >&2
+    return 1
+  fi
 }
 
 # --- build recipes: build_NAME OUT WORK (write the artifact to OUT) ----------
@@ -255,7 +258,7 @@ write_index() {
   {
     printf '{\n  "schema": 1,\n  "artifacts": ['
     for name in "${ALL_ARTIFACTS[@]}"; do
-      [ -f "$STATE_DIR/$name" ] && [ -f "$MIRROR_DIR/$(state_get "$name" path)" ] || continue
+      if [ ! -f "$STATE_DIR/$name" ] || [ ! -f "$MIRROR_DIR/$(state_get "$name" path)" ]; then continue; fi
       echo "$(state_get "$name" sha256)  $(state_get "$name" path)" >>"$sums"
       printf '%s\n    {"name": "%s", "version": "%s", "path": "%s", "sha256": "%s", "size": %s}' "$sep" \
         "$name" "$(state_get "$name" version)" "$(state_get "$name" path)" \

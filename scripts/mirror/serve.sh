@@ -9,7 +9,7 @@
 # start is idempotent: a server already running on the same address is left
 # alone; one on another address is replaced. Pidfile: $GW_CACHE/mirror-serve.pid
 # Environment: GW_MIRROR_ADDR (default address), GW_MIRROR_DIR.
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 MIRROR_DIR="${GW_MIRROR_DIR:-$GW_CACHE/mirror}"
@@ -26,7 +26,9 @@ esac
 ADDR="${1:-$DEFAULT_ADDR}"
 HOST="${ADDR%:*}"
 PORT="${ADDR##*:}"
-[[ "$PORT" =~ ^[0-9]+$ ]] && [ -n "$HOST" ] && [ "$HOST" != "$ADDR" ] || die "address must be HOST:PORT, got '$ADDR'"
+if ! [[ "$PORT" =~ ^[0-9]+$ ]] || [ -z "$HOST" ] || [ "$HOST" = "$ADDR" ]; then
+  die "address must be HOST:PORT, got '$ADDR'"
+fi
 
 # The pid in the pidfile, if that process is still our http.server.
 running_pid() {

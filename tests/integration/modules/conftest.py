@@ -72,7 +72,7 @@ def ensure_prerequisites():
     if missing and os.geteuid() == 0 and shutil.which('apt-get'):
         env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
         proc = subprocess.run(['apt-get', 'install', '-y', '--no-install-recommends'] + missing,
-                              capture_output=True, text=True, env=env, timeout=900)
+                              capture_output=True, text=True, env=env, timeout=900, check=False)
         if proc.returncode != 0:
             pytest.fail('apt-get install %s failed:\n%s' % (' '.join(missing), proc.stderr[-3000:]))
         missing = _missing()
@@ -206,7 +206,7 @@ class HAProxy:
             '  stats uri /stats\n'
             % (self.socket, self.state_file, self.stats_port) + body)
         check = subprocess.run(['haproxy', '-c', '-f', str(self.config)], capture_output=True,
-                               text=True, timeout=30)
+                               text=True, timeout=30, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
         self.proc = None
         self.start()
@@ -301,7 +301,7 @@ class PostgresCluster:
     def _pg(self, binary, *args):
         env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
         proc = subprocess.run(self._argv(binary, *args), capture_output=True, text=True,
-                              env=env, timeout=180, cwd=str(self.dir))
+                              env=env, timeout=180, cwd=str(self.dir), check=False)
         assert proc.returncode == 0, '%s failed: %s%s' % (binary, proc.stdout, proc.stderr)
         return proc.stdout
 
@@ -324,7 +324,7 @@ class PostgresCluster:
         proc = subprocess.run([os.path.join(self.bindir, 'psql'), '-h', '127.0.0.1', '-p',
                                str(self.ports[name]), '-U', 'postgres', '-d', 'postgres',
                                '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', query],
-                              capture_output=True, text=True, env=env, timeout=60)
+                              capture_output=True, text=True, env=env, timeout=60, check=False)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
@@ -333,7 +333,7 @@ class PostgresCluster:
             if self.is_running(name):
                 subprocess.run(self._argv('pg_ctl', '-D', str(self.datadirs[name]), '-m',
                                           'immediate', '-w', 'stop'),
-                               capture_output=True, timeout=60, cwd=str(self.dir))
+                               capture_output=True, timeout=60, cwd=str(self.dir), check=False)
 
     def members(self):
         return [{'name': name, 'host': '127.0.0.1', 'port': port}
@@ -380,6 +380,17 @@ class RedisCluster:
         wait_for(lambda: self.role('r2')[3] == 'connected', 60, 'r2 replicating from r1')
         wait_for(lambda: self.sentinel('get-master-addr-by-name', 'mymaster'), 60,
                  'sentinel to answer')
+        # Sentinel finds replicas through the primary's INFO (every 10 s); a failover
+        # before that answers NOGOODSLAVE.
+        wait_for(self.sentinel_knows_replica, 60, 'sentinel to discover r2')
+
+    def sentinel_knows_replica(self):
+        for entry in self.sentinel('replicas', 'mymaster'):
+            fields = dict(zip(entry[::2], entry[1::2]))
+            if fields.get('port') == str(self.ports['r2']) and fields.get('flags') == 'slave' \
+                    and fields.get('master-link-status') == 'ok':
+                return True
+        return False
 
     def client(self, port, password):
         import redis

@@ -305,3 +305,9 @@ def test_property_stable_input_converges_without_oscillating(p, servers):
 @given(weight_params(), backend())
 def test_property_deterministic(p, servers):
     assert compute_backend(servers, p) == compute_backend([dict(s) for s in servers], p)
+
+
+def test_latency_floor_ignores_millisecond_jitter():
+    p = params()  # min_latency_ms 5
+    assert target_weights({'a': effective_latency(1.0, 0.0, p),
+                           'b': effective_latency(3.0, 0.0, p)}, p) == {'a': 100, 'b': 100}

@@ -96,7 +96,7 @@ class FakeRedis:
                         return
                     count = int(line[1:])
                     words = []
-                    for _ in range(count):
+                    for _index in range(count):
                         size = int(self.rfile.readline()[1:])
                         words.append(self.rfile.read(size + 2)[:-2].decode())
                     command = words[0].upper()
@@ -298,6 +298,7 @@ MEMBER = {'name': 'a', 'host': '127.0.0.1', 'port': 1}
     ({'members': [MEMBER], 'min_confidence': 2}, 'min_confidence'),
     ({'members': [MEMBER], 'fail_on': ['everything']}, 'fail_on'),
     ({'members': [MEMBER], 'connect_timeout': 0}, 'connect_timeout'),
+    ({'members': [MEMBER], 'http': {'port': 0}}, 'http.port'),
     ({'members': [MEMBER], 'haproxy': {'backend': 'b'}}, 'socket, stats_url'),
     ({'members': [MEMBER], 'postgresql': {'user': 'x'}}, 'postgresql'),
 ])
@@ -316,7 +317,7 @@ def test_missing_psycopg_is_reported():
               'runpy.run_module(%r, run_name="__main__")' % (MODULES + 'failover_check'))
     try:
         proc = subprocess.run([sys.executable, '-c', script, handle.name], capture_output=True,
-                              text=True, timeout=120,
+                              text=True, timeout=120, check=False,
                               env=dict(os.environ, PYTHONPATH=str(COLLECTIONS)))
     finally:
         os.unlink(handle.name)

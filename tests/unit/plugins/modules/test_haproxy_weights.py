@@ -161,7 +161,7 @@ def run_module(name, args, check_mode=False, diff=False, tmpdir=None):
     env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
     try:
         proc = subprocess.run([sys.executable, '-m', MODULES + name, handle.name],
-                              capture_output=True, text=True, env=env, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
     finally:
         os.unlink(handle.name)
     try:

@@ -1,0 +1,208 @@
+"""Verify the monitoring stack end to end by using it: Prometheus scrapes every target and
+loads the rules; real breaches (a queue over its limit, a stopped Redis, hosts going down)
+produce notifications that arrive at the SMTP sink and at the HTTP stand-ins for Slack,
+PagerDuty and a webhook; grouping, cluster deduplication and inhibition hold back the
+duplicates. The tests run in file order and restore what they stop."""
+import json
+import os
+import pathlib
+import shlex
+import subprocess
+import time
+
+import pytest
+import testinfra
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+testinfra_hosts = ["ansible://mon-prom"]
+
+
+def _host(name):
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
+
+
+PROM, AM2, APP = _host("mon-prom"), _host("mon-am2"), _host("mon-app")
+
+
+def _secret(name):
+    return (SECRETS / name).read_text().split()[0]
+
+
+def _addr(host):
+    return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
+
+
+def _get(host, url, user, secret):
+    out = host.run(f"curl -fsS --max-time 5 -u {shlex.quote(user + ':' + _secret(secret))} {shlex.quote(url)}")
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def prom(path):
+    return _get(PROM, f"http://{_addr(PROM)}:9090{path}", "prometheus", "prometheus_web_password")
+
+
+def am(host, path):
+    return _get(host, f"http://{_addr(host)}:9093{path}", "alertmanager", "alertmanager_web_password")
+
+
+def records():
+    out = AM2.run("curl -fsS --max-time 5 http://127.0.0.1:9999/records")
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def alerts_in(rec):
+    """(alertname, status, labels) of every alert a record carries, whatever its format."""
+    body = rec["body"]
+    if rec["path"] == "webhook":
+        return [(a["labels"]["alertname"], a["status"], a["labels"]) for a in body["alerts"]]
+    if rec["path"] == "pagerduty":
+        details = body["payload"]["custom_details"]
+        return [(details.get("firing", "") and "EscalatedCritical", body["event_action"], details)]
+    if rec["path"] == "slack":
+        return [(a.get("title", ""), "", a) for a in body["attachments"]]
+    return [(body["subject"], "", body)]
+
+
+def wait_for(predicate, timeout=30, step=0.5):
+    end = time.time() + timeout
+    while True:
+        found = predicate()
+        if found or time.time() > end:
+            return found
+        time.sleep(step)
+
+
+def webhook_alerts(name, status="firing", since=0):
+    return [(r, labels) for r in records() if r["path"] == "webhook" and r["received"] >= since
+            for alertname, st, labels in alerts_in(r) if alertname == name and st == status]
+
+
+def test_every_target_is_up():
+    def all_up():
+        targets = prom("/api/v1/targets")["data"]["activeTargets"]
+        return targets if targets and all(t["health"] == "up" for t in targets) else None
+    targets = wait_for(all_up, timeout=30)
+    assert targets, [(t["labels"], t["health"], t["lastError"]) for t in prom("/api/v1/targets")["data"]["activeTargets"]]
+    jobs = {}
+    for t in targets:
+        jobs.setdefault(t["labels"]["job"], set()).add(t["labels"]["instance"])
+    assert jobs == {
+        "prometheus": {"mon-prom"},
+        "alertmanager": {"mon-prom", "mon-am2"},
+        "node": {"mon-prom", "mon-am2", "mon-app"},
+        "redis": {"mon-app"},
+    }  # no GPU on mon-app: no gpu job; groups absent from the inventory: no job
+
+
+def test_rules_are_loaded_and_evaluate():
+    groups = prom("/api/v1/rules")["data"]["groups"]
+    names = {g["name"] for g in groups}
+    for component in ["node", "prometheus", "alertmanager", "postgresql", "pgbouncer", "etcd", "redis", "haproxy",
+                      "kafka", "minio", "vault", "gpu", "queues", "escalation"]:
+        assert any(n.startswith(component) for n in names), f"no rule group for {component}: {names}"
+    time.sleep(2)
+    broken = [(r["name"], r.get("lastError")) for g in prom("/api/v1/rules")["data"]["groups"] for r in g["rules"]
+              if r.get("health") == "err"]
+    assert not broken
+
+
+def test_rule_unit_tests_pass_with_the_deployed_promtool(tmp_path):
+    subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "tests/promtool/render.py"),
+                    str(tmp_path / "build/promtool/rules")], check=True, capture_output=True)
+    (tmp_path / "tests").mkdir()
+    subprocess.run(["cp", "-r", str(ROOT / "tests/promtool"), str(tmp_path / "tests/")], check=True)
+    PROM.run("rm -rf /root/promtool")
+    subprocess.run(["docker", "cp", str(tmp_path), "mon-prom:/root/promtool"], check=True)
+    out = PROM.run("cd /root/promtool && promtool check rules build/promtool/rules/*.yml && promtool test rules tests/promtool/*_test.yml")
+    assert out.rc == 0, out.stdout + out.stderr
+    assert out.stdout.count("SUCCESS") >= 16
+
+
+def test_alertmanagers_form_one_cluster():
+    for host in (PROM, AM2):
+        status = am(host, "/api/v2/status")
+        assert status["cluster"]["status"] == "ready"
+        assert len(status["cluster"]["peers"]) == 2
+
+
+def test_consoles_show_live_data():
+    out = PROM.run(f"curl -fsS -u prometheus:{_secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/index.html")
+    assert out.rc == 0, out.stderr
+    assert 'data-job="node"' in out.stdout and "3 / 3" in out.stdout
+
+
+def test_queue_over_its_limit_notifies():
+    since = time.time()
+    APP.run("redis-cli del jobs && redis-cli rpush jobs " + " ".join(str(i) for i in range(60)))
+    found = wait_for(lambda: webhook_alerts("QueueDepthHigh", since=since), timeout=30)
+    assert found, records()
+    labels = found[0][1]
+    assert labels["queue"] == "jobs" and labels["system"] == "redis" and labels["severity"] == "warning"
+    slack = wait_for(lambda: [r for r in records() if r["path"] == "slack" and r["received"] >= since
+                              and "QueueDepthHigh" in json.dumps(r["body"])], timeout=10)
+    assert slack and slack[0]["body"]["channel"] == "#alerts"
+    console = PROM.run(f"curl -fsS -u prometheus:{_secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/queues.html")
+    assert 'data-queue="jobs"' in console.stdout and '<td class="num depth">60</td>' in console.stdout
+    APP.run("redis-cli del jobs")
+    assert wait_for(lambda: webhook_alerts("QueueDepthHigh", status="resolved", since=since), timeout=30)
+
+
+def test_stopped_service_reaches_email_slack_webhook_and_pages():
+    since = time.time()
+    APP.run("systemctl stop redis-server")
+    try:
+        hook = wait_for(lambda: webhook_alerts("RedisDown", since=since), timeout=30)
+        assert hook, records()
+        assert hook[0][1]["severity"] == "critical" and hook[0][1]["team"] == "database"
+        mail = wait_for(lambda: [r for r in records() if r["path"] == "smtp" and r["received"] >= since
+                                 and "RedisDown" in r["body"]["subject"]], timeout=15)
+        assert mail and mail[0]["body"]["to"] == ["<oncall@example.test>"]
+        assert wait_for(lambda: [r for r in records() if r["path"] == "slack" and r["received"] >= since
+                                 and "RedisDown" in json.dumps(r["body"])], timeout=15)
+        # unresolved for prometheus_escalation_after (5 s here): escalated, and PagerDuty is paged
+        page = wait_for(lambda: [r for r in records() if r["path"] == "pagerduty" and r["received"] >= since
+                                 and "RedisDown" in json.dumps(r["body"])], timeout=30)
+        assert page, records()
+        body = page[0]["body"]
+        assert body["event_action"] == "trigger" and body["routing_key"] == _secret("pagerduty_key")
+        assert "RedisDown on mon-app is unresolved" in body["payload"]["summary"]
+    finally:
+        APP.run("systemctl start redis-server")
+    assert wait_for(lambda: webhook_alerts("RedisDown", status="resolved", since=since), timeout=30)
+
+
+def test_grouping_dedup_and_inhibition_hold_back_duplicates():
+    since = time.time()
+    for host in (APP, AM2):
+        host.run("systemctl stop prometheus-node-exporter")
+    try:
+        def both():
+            hits = [r for r, _ in webhook_alerts("HostDown", since=since)]
+            return [r for r in hits if {a["labels"]["instance"] for a in r["body"]["alerts"]} == {"mon-app", "mon-am2"}]
+        grouped = wait_for(both, timeout=30)
+        assert grouped, records()  # one notification carries both hosts' HostDown
+        # inhibition: with HostDown firing on mon-app, its redis exporter going down is held back
+        APP.run("systemctl stop prometheus-redis-exporter")
+        def suppressed():
+            alerts = am(PROM, "/api/v2/alerts?filter=alertname%3D%22TargetDown%22")
+            return [a for a in alerts if a["labels"].get("instance") == "mon-app" and a["status"]["state"] == "suppressed"]
+        held = wait_for(suppressed, timeout=20)
+        assert held and held[0]["status"]["inhibitedBy"]
+        time.sleep(5)  # longer than group_wait + group_interval + the second member's peer timeout
+        assert not webhook_alerts("TargetDown", since=since), "an inhibited alert was notified"
+        # the two Alertmanagers both got every alert, but each group was notified once
+        keys = [(r["body"]["groupKey"], tuple(sorted(a["fingerprint"] for a in r["body"]["alerts"])))
+                for r in records() if r["path"] == "webhook" and r["received"] >= since and r["body"]["status"] == "firing"]
+        assert len(keys) == len(set(keys)), f"duplicate notifications: {keys}"
+    finally:
+        APP.run("systemctl start prometheus-redis-exporter prometheus-node-exporter")
+        AM2.run("systemctl start prometheus-node-exporter")
+
+
+def test_gpu_less_host_skipped_the_gpu_exporter():
+    assert not APP.service("nvidia-gpu-exporter").is_running
+    assert not APP.file("/usr/local/bin/nvidia_gpu_exporter").exists
