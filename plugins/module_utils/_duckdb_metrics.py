@@ -37,7 +37,8 @@ METRICS = (
     ("duckdb_table_last_load_timestamp_seconds", "gauge",
      "Unix time of the latest load into the table recorded by duckdb_load."),
     ("duckdb_table_last_load_rows", "gauge", "Rows written by the latest load into the table."),
-    ("duckdb_table_last_load_duration_seconds", "gauge", "Duration of the latest load into the table."),
+    ("duckdb_table_last_load_duration_seconds", "gauge",
+     "Seconds spent in the INSERT statements of the latest load into the table."),
     ("duckdb_table_loaded_files", "gauge", "Files whose rows are in the table according to the load ledger."),
 )
 

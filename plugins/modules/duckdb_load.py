@@ -131,13 +131,26 @@ rows_loaded:
   type: int
   sample: 100000
 seconds:
-  description: Seconds spent in the INSERT statements (reading, converting and writing rows).
+  description:
+    - Seconds from the start of the load transaction until its rows are durably in the database
+      file - the INSERT statements, the ledger, the commit and a checkpoint. (Checksums and column
+      sniffing before the transaction are not included; see RV(checksum_seconds).)
   returned: always
   type: float
-  sample: 0.41
+  sample: 0.82
 rows_per_second:
-  description: O(rows_loaded) divided by O(seconds); null when nothing was loaded.
+  description: RV(rows_loaded) divided by RV(seconds); null when nothing was loaded.
   returned: always
+  type: float
+  sample: 121951.2
+insert_seconds:
+  description: Seconds spent in the INSERT statements alone (reading, converting and inserting rows).
+  returned: when files were loaded
+  type: float
+  sample: 0.41
+insert_rows_per_second:
+  description: RV(rows_loaded) divided by RV(insert_seconds).
+  returned: when files were loaded
   type: float
   sample: 243902.4
 checksum_seconds:
@@ -181,10 +194,10 @@ files:
       description: Rows loaded from the file.
       type: int
     seconds:
-      description: Seconds spent loading it.
+      description: Seconds spent in its INSERT statement.
       type: float
     rows_per_second:
-      description: Its load rate.
+      description: Its INSERT rate.
       type: float
 """
 
@@ -373,6 +386,7 @@ def run(module):
         result["batch_id"] = batch_id
         loaded = []
         current = None
+        load_started = time.perf_counter()
         conn.execute("BEGIN TRANSACTION")
         try:
             for statement in ledger_table_sql(catalog):
@@ -390,6 +404,10 @@ def run(module):
                                    rows=rows, seconds=round(seconds, 6),
                                    rows_per_second=rows_per_second(rows, seconds)))
             conn.execute("COMMIT")
+            current = "(checkpoint)"
+            # fold the WAL into the database file: the rows are on disk for good
+            conn.execute("CHECKPOINT")
+            durable_seconds = time.perf_counter() - load_started
         except Exception as exc:
             try:
                 conn.execute("ROLLBACK")
@@ -399,12 +417,14 @@ def run(module):
                                  % (current, label, common.error_text(exc)), **result)
         result["files"].extend(loaded)
         total_rows = sum(f["rows"] for f in loaded)
-        total_seconds = sum(f["seconds"] for f in loaded)
+        insert_seconds = sum(f["seconds"] for f in loaded)
         result["rows_loaded"] = total_rows
-        result["seconds"] = round(total_seconds, 6)
-        result["rows_per_second"] = rows_per_second(total_rows, total_seconds)
+        result["seconds"] = round(durable_seconds, 6)
+        result["rows_per_second"] = rows_per_second(total_rows, durable_seconds)
+        result["insert_seconds"] = round(insert_seconds, 6)
+        result["insert_rows_per_second"] = rows_per_second(total_rows, insert_seconds)
         result["table_rows"] = common.table_row_count(conn, schema, table)
-        common.close(conn, checkpoint=True)
+        common.close(conn)
         conn = None
     except common.DuckDBModuleError as exc:
         module.fail_json(msg=str(exc), **result)

@@ -7,6 +7,7 @@
 # Usage: scripts/mirror/build.sh [--force] [ARTIFACT...]
 #        scripts/mirror/build.sh --list        # artifacts, pins, current/stale
 #        scripts/mirror/build.sh --verify      # sha256sum -c SHA256SUMS
+#        scripts/mirror/build.sh --key         # one hash of all recipes (a CI cache key)
 #   ARTIFACT: kafka jmx_exporter minio mc openbao (default: all of them)
 #
 # Each artifact is keyed by a hash of its recipe (its build function, its pins,
@@ -77,10 +78,15 @@ art_toolchain() {
 recipe_hash() {
   local name=$1
   {
-    declare -f "build_$name" go_env go_install_bin mvn_run minio_ldflags
     case "$name" in
-      kafka | jmx_exporter) grep -E "^mirror_${name}_" "$PINS" ;;
-      *) grep -E "^mirror_(${name}|go)_" "$PINS" ;;
+      kafka | jmx_exporter)
+        declare -f "build_$name" mvn_run
+        grep -E "^mirror_${name}_" "$PINS"
+        ;;
+      *)
+        declare -f "build_$name" go_env go_install_bin minio_ldflags
+        grep -E "^mirror_(${name}|go)_" "$PINS"
+        ;;
     esac
     art_toolchain "$name"
     if [ -d "$MIRROR_SRC/$name" ]; then
@@ -289,7 +295,8 @@ for arg in "$@"; do
     --force) FORCE=1 ;;
     --list) MODE=list ;;
     --verify) MODE=verify ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --key) MODE=key ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $arg" ;;
     *) art_version "$arg" >/dev/null; TARGETS+=("$arg") ;;
   esac
@@ -303,6 +310,10 @@ case "$MODE" in
       if is_current "$name"; then s=current; else s=stale; fi
       printf '%-13s %-34s %-7s %s\n' "$name" "$(art_version "$name")" "$s" "$(art_path "$name")"
     done
+    exit 0
+    ;;
+  key)
+    for name in "${TARGETS[@]}"; do echo "$name $(recipe_hash "$name")"; done | sha256sum | cut -c1-16
     exit 0
     ;;
   verify)

@@ -58,12 +58,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND every 0.5 s, bounded.
+# wait_for DESCRIPTION SECONDS PID COMMAND...: retry COMMAND every 0.5 s,
+# bounded; fail at once if process PID (the server being waited for) exits.
 wait_for() {
-  local desc=$1 secs=$2 i
-  shift 2
+  local desc=$1 secs=$2 pid=$3 i
+  shift 3
   for i in $(seq 1 $((secs * 2))); do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || fail "$desc: the server exited"
     sleep 0.5
   done
   fail "$desc: not ready after ${secs}s"
@@ -216,7 +218,7 @@ stage_minio() {
     "$TMP/minio/data" >"$TMP/minio.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
-  wait_for "minio /minio/health/live" 60 curl -fsS --max-time 2 "http://127.0.0.1:$port/minio/health/live"
+  wait_for "minio /minio/health/live" 60 "$pid" curl -fsS --max-time 2 "http://127.0.0.1:$port/minio/health/live"
   alive "$pid" "minio server"
 
   local mcx=("$mc" --config-dir "$TMP/mc" --quiet --no-color)
@@ -243,7 +245,7 @@ stage_openbao() {
     -dev-no-store-token >"$TMP/openbao.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
-  wait_for "openbao /v1/sys/health" 60 curl -fsS --max-time 2 "http://127.0.0.1:$port/v1/sys/health"
+  wait_for "openbao /v1/sys/health" 60 "$pid" curl -fsS --max-time 2 "http://127.0.0.1:$port/v1/sys/health"
   alive "$pid" "bao server"
   curl -fsS --max-time 5 "http://127.0.0.1:$port/v1/sys/health" |
     python3 -c 'import json,sys; h=json.load(sys.stdin); assert h["initialized"] and not h["sealed"], h; print("health:", h["version"], "initialized, unsealed")' >&2 ||

@@ -94,6 +94,11 @@ def test_load_each_format_with_correct_counts(db, dataset, fmt):
         assert result["files"][0]["status"] == "loaded" and result["files"][0]["rows"] == expected
         assert result["files"][0]["format"] == fmt
         assert result["seconds"] > 0 and result["rows_per_second"] > 0
+        # durable time (commit + checkpoint included) is never shorter than the INSERT alone
+        assert result["seconds"] >= result["insert_seconds"] > 0
+        assert result["rows_per_second"] == round(expected / result["seconds"], 1) or \
+            abs(result["rows_per_second"] - expected / result["seconds"]) < 1
+        assert not os.path.exists(db + ".wal")  # checkpointed
         assert result["files"][0]["sha256"] == hashlib.sha256(pathlib.Path(src).read_bytes()).hexdigest()
         assert count(db, "forensics.%s" % table["name"]) == expected
     conn = duckdb.connect(db, read_only=True)

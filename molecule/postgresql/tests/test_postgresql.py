@@ -1,0 +1,113 @@
+"""Verify the plain (one-host) PostgreSQL cluster by using it with real clients."""
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+testinfra_hosts = ["ansible://pg-single"]
+
+SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
+SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+
+
+def _addr(host):
+    return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
+
+
+def _secret(name):
+    return (SECRETS / name).read_text().split()[0]
+
+
+def _sql(host, query, db="postgres"):
+    out = host.run(f"runuser -u postgres -- psql -X -At -d {db} -c \"{query}\"")
+    assert out.rc == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _app(host, query, sslmode="require", password=None):
+    pw = password if password is not None else _secret("app")
+    dsn = f"host={_addr(host)} dbname=appdb user=app sslmode={sslmode}"
+    return host.run(f"PGPASSWORD='{pw}' psql -X -At '{dsn}' -c \"{query}\"")
+
+
+def test_debian_version_with_data_checksums(host):
+    assert _sql(host, "SHOW server_version_num").startswith("15")
+    assert _sql(host, "SHOW data_checksums") == "on"
+
+
+def test_listens_on_private_address_and_localhost_only(host):
+    sockets = sorted(s for s in host.socket.get_listening_sockets() if s.endswith(":5432") and s.startswith("tcp"))
+    assert sockets == sorted([f"tcp://{_addr(host)}:5432", "tcp://127.0.0.1:5432"])
+
+
+def test_app_writes_and_reads_over_tls_with_scram(host):
+    out = _app(host, "INSERT INTO sales.orders (item) VALUES ('widget') RETURNING id")
+    assert out.rc == 0, out.stderr
+    out = _app(host, "SELECT count(*) FROM sales.orders WHERE item = 'widget'")
+    assert out.rc == 0 and int(out.stdout) >= 1
+    out = _app(host, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    assert out.stdout.strip() == "t"
+    assert _sql(host, "SELECT rolpassword LIKE 'SCRAM-SHA-256%' FROM pg_authid WHERE rolname = 'app'") == "t"
+
+
+def test_wrong_password_and_trust_are_refused(host):
+    out = _app(host, "SELECT 1", password="not-the-password")
+    assert out.rc != 0 and "password authentication failed" in out.stderr
+    assert _sql(host, "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method IN ('trust', 'password', 'md5')") == "0"
+
+
+def test_init_scripts_ran_exactly_once(host):
+    # converge ran twice (idempotence): the seed row is there once
+    assert _sql(host, "SELECT string_agg(name, ',' ORDER BY name) FROM groundwork.init_scripts") == "001-orders,002-seed"
+    assert _sql(host, "SELECT count(*) FROM sales.orders WHERE item = 'seed'", db="appdb") == "1"
+
+
+def test_schema_extension_and_privileges(host):
+    assert _sql(host, "SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'sales'", db="appdb") == "app"
+    assert _sql(host, "SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto'", db="appdb") == "1"
+    assert _sql(host, "SELECT has_table_privilege('reporting', 'sales.orders', 'SELECT')", db="appdb") == "t"
+
+
+def test_memory_tuning_and_overrides(host):
+    # postgresql_memory_mb: 1024 -> shared_buffers a quarter, effective_cache_size three quarters
+    assert _sql(host, "SHOW shared_buffers") == "256MB"
+    assert _sql(host, "SHOW effective_cache_size") == "768MB"
+    assert _sql(host, "SHOW max_connections") == "200"
+    assert _sql(host, "SHOW log_min_duration_statement") == "500ms"
+    assert _sql(host, "SHOW password_encryption") == "scram-sha-256"
+    assert _sql(host, "SELECT count(*) FROM pg_settings WHERE pending_restart") == "0"
+
+
+def test_exporter_reports_the_server(host):
+    out = host.run(f"curl -fsS --max-time 5 http://{_addr(host)}:9187/metrics")
+    assert out.rc == 0
+    assert re.search(r"^pg_up 1$", out.stdout, re.M)
+
+
+def _converge(*extra):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), str(SCENARIO / "converge.yml"), *extra]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["-e", "postgresql_max_connections=lots"], "postgresql_max_connections"),
+        (["-e", '{"postgresql_hba_rules": [{"type": "host", "database": "all", "user": "all", "address": "0.0.0.0/0", "method": "trust"}]}'],
+         "trust and password are refused"),
+        (["-e", "postgresql_version=16"], "postgresql_apt_repository: pgdg"),
+        (["-e", "postgresql_superuser_password="], "postgresql_superuser_password must be set"),
+    ],
+    ids=["not-a-number", "trust", "version-not-in-debian", "no-secret"],
+)
+def test_bad_variables_stop_the_play_before_any_change(host, extra, expected):
+    before = _sql(host, "SELECT pg_postmaster_start_time()")
+    res = _converge(*extra)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert expected in " ".join(out.split()), out[-3000:]
+    assert re.search(r"pg-single\s*:.*changed=0", out), out[-2000:]
+    assert _sql(host, "SELECT pg_postmaster_start_time()") == before
