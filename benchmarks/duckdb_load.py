@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark groundwork.platform.duckdb_load's batch path against row-by-row inserts.
 
@@ -386,4 +385,4 @@ def render_markdown(results):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

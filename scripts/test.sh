@@ -40,12 +40,14 @@ PY
 }
 
 stage_unit() {
+  bash scripts/controller-deps.sh
   pytest -p no:cacheprovider -q tests/unit
+  bash tests/promtool/run.sh
 }
 
 stage_integration() {
   [ -d tests/integration/modules ] || { echo "no integration tests"; return 0; }
-  bash scripts/integration-deps.sh
+  bash scripts/controller-deps.sh
   pytest -p no:cacheprovider -q tests/integration/modules
 }
 
@@ -72,6 +74,7 @@ stage_mirror() {
 
 stage_molecule() {
   local failed=0 s
+  bash scripts/controller-deps.sh
   for s in ${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)}; do
     local t0=$SECONDS
     log "molecule test -s $s"

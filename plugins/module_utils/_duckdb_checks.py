@@ -24,6 +24,8 @@ table is scanned once; each ``unique`` check needs its own GROUP BY query.
 
 from __future__ import annotations
 
+import math
+
 from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_spec import (
     SpecError,
     check_expression,
@@ -71,7 +73,7 @@ def _bound(value, where):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise SpecError("%s: expected a number or a string (dates, timestamps), got %r" % (where, value))
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and (math.isnan(value) or value in (float("inf"), float("-inf"))):
         raise SpecError("%s: expected a finite number, got %r" % (where, value))
     return value
 
@@ -336,8 +338,8 @@ def evaluate_check(check, observed, rows):
             failures, "" if failures == 1 else "s", check["columns"][0],
             (" (e.g. %s)" % ", ".join(obs["sample"])) if obs["sample"] else "")
     else:  # expression
-        message = "%d row%s where %s is false" % (failures, "" if failures == 1 else "s",
-                                                 check["expression"])
+        plural = "" if failures == 1 else "s"
+        message = "%d row%s where %s is false" % (failures, plural, check["expression"])
     if failures and tolerance and passed:
         message += " (tolerated: max_failures %d)" % tolerance
     return _result(check, passed, obs, expected, message)

@@ -142,6 +142,12 @@ def apply_settings(conn, settings, warnings=None):
     return applied
 
 
+def quiet(conn):
+    """Stop DuckDB's progress bar: it prints to stdout, which carries the module's JSON result."""
+    conn.execute("SET enable_progress_bar = false")
+    return conn
+
+
 def connect(path, read_only=False, apply_recorded_settings=True, warnings=None):
     """Open a database file, applying the settings recorded in it.
 
@@ -154,7 +160,7 @@ def connect(path, read_only=False, apply_recorded_settings=True, warnings=None):
         if not os.path.isdir(parent):
             raise DuckDBModuleError("directory %s of database %s does not exist" % (parent, path))
     try:
-        conn = duckdb.connect(path, read_only=read_only)
+        conn = quiet(duckdb.connect(path, read_only=read_only))
     except Exception as exc:
         raise DuckDBModuleError("cannot open %s: %s" % (path, error_text(exc)))
     if apply_recorded_settings:
@@ -267,7 +273,7 @@ def desired_state(spec):
     expressions) before anything on the host changes, and spells the desired
     state exactly as DuckDB will report the real table.
     """
-    scratch = duckdb.connect(":memory:")
+    scratch = quiet(duckdb.connect(":memory:"))
     try:
         label = "%s.%s" % (spec["schema"], spec["name"])
         catalog = scratch.execute("SELECT current_database()").fetchone()[0]

@@ -143,6 +143,8 @@ def collect(duckdb, path, name=None):
     except Exception as exc:  # duckdb.Error subclasses; lock conflicts are IOException
         db["error"] = str(exc).splitlines()[0]
         return db
+    # the progress bar prints to stdout, which carries the module's JSON result
+    conn.execute("SET enable_progress_bar = false")
     try:
         size = conn.execute(
             "SELECT block_size, used_blocks, free_blocks FROM pragma_database_size() "
@@ -249,4 +251,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -52,8 +52,10 @@ OPTION_SETTINGS = (
 
 #: settings that are recorded and written to the init file but that the
 #: collection's own modules do not apply to their connections, because they
-#: would stop the modules from doing their job (reading load files).
-NOT_APPLIED_BY_MODULES = frozenset(["enable_external_access", "lock_configuration"])
+#: would stop the modules from doing their job (reading load files, or keeping
+#: stdout clean for the module's JSON result).
+NOT_APPLIED_BY_MODULES = frozenset(["enable_external_access", "lock_configuration",
+                                    "enable_progress_bar", "enable_progress_bar_print"])
 
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MIB = 1024 * 1024

@@ -25,6 +25,7 @@ Type tree nodes:
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = [
@@ -88,7 +89,7 @@ def sql_value(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or value in (float("inf"), float("-inf")):
             raise ValueError("non-finite number %r cannot be used as a SQL literal" % (value,))
         return repr(value)
     if isinstance(value, str):

@@ -50,7 +50,7 @@ QUERY_FIELDS = (
     ("ecc.errors.uncorrected.aggregate.total", "ecc_uncorrected_aggregate"),
     ("fan.speed", "fan_speed_percent"),
 )
-QUERY_ARG = ",".join(f for f, _ in QUERY_FIELDS)
+QUERY_ARG = ",".join(f for f, dummy in QUERY_FIELDS)
 
 _TEXT_KEYS = {"uuid", "name", "pci_bus_id", "driver_version", "ecc_mode"}
 _INT_KEYS = {"index", "memory_total_mib", "memory_used_mib", "memory_free_mib",
@@ -97,9 +97,9 @@ def parse_query_csv(text, fields=None):
     lines = [line for line in (text or "").splitlines() if line.strip()]
     if not lines:
         return []
-    names = list(fields) if fields else [f for f, _ in QUERY_FIELDS]
+    names = list(fields) if fields else [f for f, dummy in QUERY_FIELDS]
     first = [c.strip() for c in next(csv.reader([lines[0]], skipinitialspace=True))]
-    known = set(f for f, _ in QUERY_FIELDS) | set(names)
+    known = set(f for f, dummy in QUERY_FIELDS) | set(names)
     if re.sub(r"\s*\[.*\]$", "", first[0]) in known:
         # a header: "index, uuid, memory.total [MiB], ..."
         names = [re.sub(r"\s*\[.*\]$", "", c) for c in first]

@@ -96,9 +96,9 @@ options:
       - 'Further DuckDB settings, name to value, for example C({default_order: desc}).'
       - Each is checked with C(SET) in a scratch database first; an unknown name or a bad value fails
         the task naming the setting, before anything changes.
-      - C(enable_external_access) and C(lock_configuration) are recorded and written to O(init_file)
-        but not applied by this collection's modules (they would stop M(groundwork.platform.duckdb_load)
-        from reading files).
+      - C(enable_external_access), C(lock_configuration) and C(enable_progress_bar) are recorded and
+        written to O(init_file) but not applied by this collection's modules (they would stop
+        M(groundwork.platform.duckdb_load) from reading files, or print into the module's output).
     type: dict
     default: {}
   init_file:
@@ -307,7 +307,7 @@ def run(module):
     try:
         settings = desired_settings(options, p["extra_settings"], host)
         # validate every setting in a scratch database before touching the file
-        scratch = duckdb.connect(":memory:")
+        scratch = common.quiet(duckdb.connect(":memory:"))
         try:
             effective = _effective(scratch, settings)
         finally:

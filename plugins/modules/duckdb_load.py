@@ -39,9 +39,11 @@ attributes:
         would be loaded or skipped; loads nothing (so no row counts).
   diff_mode:
     support: none
+    description: Loads are reported as row counts and files, not as a diff.
   platform:
     platforms: posix
     support: full
+    description: Runs on the managed host, where the database file lives.
 options:
   table:
     description:
@@ -398,8 +400,9 @@ def run(module):
                 t0 = time.perf_counter()
                 rows = int(conn.execute(sql, [f["path"]]).fetchone()[0])
                 seconds = time.perf_counter() - t0
-                conn.execute(ledger_insert_sql(catalog), [batch_id, schema, table, f["path"], f["sha256"], f["bytes"],
-                                                   f["format"], p["mode"], rows, seconds])
+                entry = [batch_id, schema, table, f["path"], f["sha256"], f["bytes"], f["format"], p["mode"],
+                         rows, seconds]
+                conn.execute(ledger_insert_sql(catalog), entry)
                 loaded.append(dict(path=f["path"], sha256=f["sha256"], format=f["format"], status="loaded",
                                    rows=rows, seconds=round(seconds, 6),
                                    rows_per_second=rows_per_second(rows, seconds)))

@@ -37,13 +37,14 @@ attributes:
   platform:
     platforms: posix
     support: full
+    description: Runs on the managed host, where the databases and node_exporter's directory are.
 requirements:
   - duckdb (the Python package, 1.2 or later; tested with 2.0) on the managed host
 options:
   databases:
     description:
-      - Databases to report on. Each item is a path, or a mapping with C(path) and C(name) (the
-        value of the C(database) label; defaults to the file name without extension).
+      - Databases to report on. Each item is an absolute path, or a mapping with C(path) and C(name)
+        (the value of the C(database) label; defaults to the file name without extension).
     type: list
     elements: raw
     required: true
@@ -134,7 +135,7 @@ def parse_databases(items):
             raise ValueError("databases[%d]: expected a path or a mapping with path and name" % i)
         if not isinstance(path, str) or not path.strip():
             raise ValueError("databases[%d].path: expected a file path" % i)
-        out.append((os.path.abspath(os.path.expanduser(path)), name))
+        out.append((os.path.abspath(path), name))
     return out
 
 

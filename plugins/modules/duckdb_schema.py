@@ -22,11 +22,14 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Reports the schema that would be created or dropped.
   diff_mode:
     support: full
+    description: Shows whether the schema exists before and after.
   platform:
     platforms: posix
     support: full
+    description: Runs on the managed host, where the database file lives.
 options:
   name:
     description:

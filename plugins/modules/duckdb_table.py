@@ -49,6 +49,7 @@ attributes:
   platform:
     platforms: posix
     support: full
+    description: Runs on the managed host, where the database file lives.
 options:
   name:
     description:
@@ -263,12 +264,12 @@ def argument_spec():
                 type=dict(type="str", required=True),
                 nullable=dict(type="bool"),
                 default=dict(type="str"),
-                primary_key=dict(type="bool"),
+                primary_key=dict(type="bool", no_log=False),
                 unique=dict(type="bool"),
                 check=dict(type="str"),
             ),
         ),
-        primary_key=dict(type="list", elements="str"),
+        primary_key=dict(type="list", elements="str", no_log=False),
         unique=dict(type="list", elements="list"),
         check_constraints=dict(type="list", elements="str"),
         indexes=dict(

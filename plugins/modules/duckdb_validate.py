@@ -28,9 +28,11 @@ attributes:
     description: Runs the same read-only checks.
   diff_mode:
     support: none
+    description: Validation changes nothing, so there is nothing to diff.
   platform:
     platforms: posix
     support: full
+    description: Runs on the managed host, where the database file lives.
 options:
   table:
     description:

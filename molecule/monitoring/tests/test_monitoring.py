@@ -206,3 +206,47 @@ def test_grouping_dedup_and_inhibition_hold_back_duplicates():
 def test_gpu_less_host_skipped_the_gpu_exporter():
     assert not APP.service("nvidia-gpu-exporter").is_running
     assert not APP.file("/usr/local/bin/nvidia_gpu_exporter").exists
+
+
+def _chromium(url, *args):
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if subprocess.run(
+        ["sh", "-c", f"command -v {b}"], capture_output=True).returncode == 0), None)
+    assert browser, "chromium is not installed on the controller: apt-get install -y --no-install-recommends chromium"
+    profile = subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,900", *args, url],
+            capture_output=True, text=True, timeout=90)
+    finally:
+        subprocess.run(["rm", "-rf", profile])
+
+
+@pytest.mark.parametrize("page,marker", [("queues", 'data-queue="jobs"'), ("index", 'data-job="redis"')])
+def test_console_pages_in_a_real_browser(page, marker):
+    """Headless Chromium on the controller loads the console page from the container and
+    sees live values; the screenshot is kept under build/screenshots/."""
+    if page == "queues":
+        APP.run("redis-cli del jobs && redis-cli rpush jobs " + " ".join(str(i) for i in range(17)))
+        assert wait_for(lambda: "17" in json.dumps(prom("/api/v1/query?query=groundwork:queue_depth")), timeout=20)
+    else:
+        assert wait_for(lambda: prom("/api/v1/query?query=sum(up)")["data"]["result"][0]["value"][1] == "7", timeout=30)
+    ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "mon-prom"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    url = f"http://prometheus:{_secret('prometheus_web_password')}@{ip}:9090/consoles/{page}.html"
+    dom = _chromium(url, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert marker in dom.stdout, dom.stdout[:3000]
+    if page == "queues":
+        assert '<td class="num depth">17</td>' in dom.stdout
+    else:
+        assert "3 / 3" in dom.stdout
+    shots = ROOT / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    png = shots / f"monitoring-{page}.png"
+    png.unlink(missing_ok=True)
+    shot = _chromium(url, f"--screenshot={png}")
+    assert shot.returncode == 0 and png.exists() and png.stat().st_size > 10000, shot.stderr[-2000:]
+    if page == "queues":
+        APP.run("redis-cli del jobs")

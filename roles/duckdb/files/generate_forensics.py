@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the groundwork.platform collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -146,7 +145,7 @@ def generate_cases(rng, n):
 def generate_evidence(rng, n, case_opened):
     items_per_case = {}
     case_ids = sorted(case_opened)
-    for _ in range(n):
+    for _item in range(n):
         case_id = rng.choice(case_ids)
         items_per_case[case_id] = items_per_case.get(case_id, 0) + 1
         collected = case_opened[case_id] + rng.randrange(0, 14 * 24 * 3600)
@@ -181,7 +180,7 @@ def generate_evidence(rng, n, case_opened):
 
 
 def generate_events(rng, n, evidence):
-    for _ in range(n):
+    for _event in range(n):
         evidence_id, case_id, collected = rng.choice(evidence)
         source = rng.choice(EVENT_SOURCE)
         event_type = rng.choice(EVENT_TYPES[source])
@@ -189,8 +188,8 @@ def generate_events(rng, n, evidence):
         severity = rng.choices((1, 2, 3, 4, 5), weights=(30, 30, 20, 15, 5))[0]
         details = {"rule": "R%04d" % rng.randrange(1, 500), "confidence": round(rng.random(), 3)}
         if source == "proxy":
-            details["url"] = "https://%s.example/%d" % (rng.choice(("cdn", "files", "update", "login")),
-                                                         rng.randrange(10 ** 6))
+            site = rng.choice(("cdn", "files", "update", "login"))
+            details["url"] = "https://%s.example/%d" % (site, rng.randrange(10 ** 6))
         if source == "auth":
             details["method"] = rng.choice(("password", "kerberos", "saml", "ssh-key"))
         yield {
@@ -238,6 +237,7 @@ def _convert(csv_path, table, fmt, dest):
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT json"
     conn = duckdb.connect()
     try:
+        conn.execute("SET enable_progress_bar = false")  # it prints to stdout
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET preserve_insertion_order = true")
         conn.execute("COPY (SELECT * FROM read_csv(?, header = true, types = %s)) TO '%s' (%s)"
@@ -324,4 +324,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -27,10 +27,16 @@ BACKEND_RE = re.compile(r"^(?:backend|proxy) '?(?P<backend>[^'\s]+)'? has no ser
 
 
 def classify(rest):
-    """State named by the rest of a `Server B/S ...` message, or None."""
-    if "maintenance" in rest and ("going DOWN" in rest or "enters maintenance" in rest):
+    """State named by the rest of a `Server B/S ...` message, or None.
+
+    HAProxy's wording: "is DOWN, reason: ...", "is UP, reason: ...", "is going DOWN for
+    maintenance", "is UP/READY (leaving forced maintenance)", "enters drain state",
+    "is UP/DRAIN (leaving forced maintenance)", "is UP (leaving forced drain)",
+    "remains in forced drain mode".
+    """
+    if "going DOWN for maintenance" in rest or "enters maintenance" in rest or "remains in forced maintenance" in rest:
         return "MAINT"
-    if "drain" in rest.lower():
+    if rest.startswith("is UP/DRAIN") or "enters drain" in rest or "remains in forced drain" in rest:
         return "DRAIN"
     if rest.startswith("is UP"):
         return "UP"

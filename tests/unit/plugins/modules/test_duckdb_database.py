@@ -149,3 +149,35 @@ def test_absent_needs_allow_destructive(tmp_path):
 def test_missing_directory_fails_clearly(tmp_path):
     result = run_module(duckdb_database, {"database": str(tmp_path / "no" / "x.duckdb"), "threads": 1})
     assert result["failed"] and "does not exist" in result["msg"]
+
+
+def test_module_connections_never_print_a_progress_bar(tmp_path):
+    """DuckDB's progress bar goes to stdout, where Ansible expects the module's JSON only."""
+    path = str(tmp_path / "q.duckdb")
+    run_module(duckdb_database, {"database": path, "threads": 1, "memory_limit": "1GiB",
+                                 "extra_settings": {"enable_progress_bar": True}})
+    for read_only in (False, True):
+        conn = common.connect(path, read_only=read_only)
+        try:
+            assert conn.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+        finally:
+            conn.close()
+
+
+def test_module_subprocess_prints_only_json(tmp_path):
+    """Run the module the way Ansible does (a separate Python reading its args) and parse stdout."""
+    import json
+    import subprocess
+    import sys
+
+    from test_duckdb_harness import COLLECTIONS_PATH
+
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "database": str(tmp_path / "sub.duckdb"), "threads": 1, "memory_limit": "1GiB"}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ansible_collections.groundwork.platform.plugins.modules.duckdb_database",
+         str(args)], capture_output=True, text=True, check=False, timeout=120,
+        env=dict(os.environ, PYTHONPATH=COLLECTIONS_PATH))
+    result = json.loads(proc.stdout)  # fails on any stray output
+    assert result["changed"] and result["created"], proc.stderr

@@ -7,11 +7,15 @@ Other test_duckdb_*.py files import ``run_module`` from here.
 from __future__ import annotations
 
 import json
+import pathlib
 from unittest import mock
 
-import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+
+
+#: directory holding ansible_collections/groundwork/platform (see tests/conftest.py)
+COLLECTIONS_PATH = str(pathlib.Path(__file__).resolve().parents[4] / "build" / "collections")
 
 
 class ModuleDone(Exception):
@@ -45,9 +49,9 @@ def run_module(module, params, check_mode=False, diff=False):
             module.main()
         except ModuleDone as done:
             result = done.result
+            result["warnings"] = warnings
         else:  # pragma: no cover - main() always exits
             raise AssertionError("module did not call exit_json/fail_json")
-    result["warnings"] = warnings
     # results must be JSON-serialisable, as Ansible sends them back as JSON
     json.dumps(result)
     return result
@@ -69,9 +73,11 @@ def test_harness_rejects_unknown_options(tmp_path):
     assert "bogus" in result["msg"]
 
 
-@pytest.fixture
-def db(tmp_path):
-    """Path of a database created by duckdb_database (settings kept small)."""
+def create_database(tmp_path):
+    """Path of a database created by duckdb_database (settings kept small).
+
+    Test files wrap it in their own ``db`` fixture.
+    """
     from ansible_collections.groundwork.platform.plugins.modules import duckdb_database
 
     path = str(tmp_path / "test.duckdb")

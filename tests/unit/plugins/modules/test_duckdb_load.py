@@ -16,7 +16,13 @@ import pytest
 import yaml
 
 from ansible_collections.groundwork.platform.plugins.modules import duckdb_load, duckdb_table
-from test_duckdb_harness import db, run_module  # noqa: F401  (db is a fixture)
+from test_duckdb_harness import create_database, run_module
+
+
+@pytest.fixture
+def db(tmp_path):
+    return create_database(tmp_path)
+
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 FILES = ROOT / "roles" / "duckdb" / "files"
@@ -225,8 +231,8 @@ def test_a_failing_file_rolls_back_the_whole_load(db, tmp_path):
 
 
 def test_reader_options_and_explicit_format(db, tmp_path):
-    run_module(duckdb_table, {"database": db, "name": "t", "columns": [{"name": "a", "type": "int"},
-                                                                      {"name": "d", "type": "date"}]})
+    columns = [{"name": "a", "type": "int"}, {"name": "d", "type": "date"}]
+    run_module(duckdb_table, {"database": db, "name": "t", "columns": columns})
     src = tmp_path / "export.txt"
     src.write_text("a;d\n1;31.12.2024\n")
     result = run_module(duckdb_load, {"database": db, "table": "t", "src": [str(src)], "format": "csv",

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.groundwork.platform.plugins.modules import duckdb_load, duckdb_metrics, duckdb_table
-from test_duckdb_harness import db, run_module  # noqa: F401  (db is a fixture)
+from test_duckdb_harness import create_database, run_module
+
+
+@pytest.fixture
+def db(tmp_path):
+    return create_database(tmp_path)
 
 
 def prepare(db, tmp_path):

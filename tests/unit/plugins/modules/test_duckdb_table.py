@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from ansible_collections.groundwork.platform.plugins.modules import duckdb_schema, duckdb_table
-from test_duckdb_harness import db, run_module  # noqa: F401  (db is a fixture)
+from test_duckdb_harness import create_database, run_module
+
+
+@pytest.fixture
+def db(tmp_path):
+    return create_database(tmp_path)
+
 
 SPEC_FILE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "duckdb" / "files" / "forensics_spec.yml"
 TABLE_KEYS = ("name", "schema", "columns", "primary_key", "unique", "check_constraints", "indexes")

@@ -10,7 +10,13 @@ import duckdb
 import pytest
 
 from ansible_collections.groundwork.platform.plugins.modules import duckdb_table, duckdb_validate
-from test_duckdb_harness import db, run_module  # noqa: F401  (db is a fixture)
+from test_duckdb_harness import create_database, run_module
+
+
+@pytest.fixture
+def db(tmp_path):
+    return create_database(tmp_path)
+
 
 COLUMNS = [
     {"name": "id", "type": "INTEGER", "primary_key": True},

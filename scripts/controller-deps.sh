@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the module integration tests start on loopback (tests/integration/modules).
+# Debian packages the tests need on this machine (the controller): services the module
+# integration tests start on loopback, promtool for the rule unit tests, chromium for the
+# dashboard screenshots in the monitoring scenario.
 source "$(dirname "$0")/lib.sh"
-pkgs=(haproxy postgresql redis-server redis-sentinel)
+pkgs=(haproxy postgresql redis-server redis-sentinel prometheus chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

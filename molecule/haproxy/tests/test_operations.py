@@ -34,8 +34,9 @@ def _webhook_events(web):
 
 def test_weights_module_follows_response_times(host):
     addr = address(host)
+    assert {server_status(host, "be_app", s)[1] for s in ("app1", "app2", "app3")} == {1}
     runtime(host, "clear counters all")
-    assert hits(host, f"http://{addr}:8081/", 60) == {"app1": 20, "app2": 20, "app3": 20}
+    assert set(hits(host, f"http://{addr}:8081/", 60)) == {"app1", "app2", "app3"}
     result = host.ansible(
         "groundwork.platform.haproxy_weights",
         "backends=be_app smoothing=1 max_step=100 dead_band=0 min_weight=1 max_weight=100",
@@ -46,8 +47,11 @@ def test_weights_module_follows_response_times(host):
     assert weights == result["weights"]["be_app"]
     # 5, 25 and 60 ms backends: the fastest gets the most weight
     assert weights["app1"] == 100 and weights["app1"] > weights["app2"] > weights["app3"]
-    seen = hits(host, f"http://{addr}:8081/?sleep=0", 60)
-    assert seen["app1"] > 2 * seen["app2"] and seen["app2"] >= seen["app3"]
+    # and the traffic follows the new weights (weighted round-robin is deterministic)
+    total = sum(weights.values())
+    seen = hits(host, f"http://{addr}:8081/?sleep=0", total)
+    for s, w in weights.items():
+        assert abs(seen[s] - w) <= max(3, w * 0.15), (seen, weights)
     for s in ("app1", "app2", "app3"):
         runtime(host, f"set server be_app/{s} weight 1")
 
@@ -78,7 +82,7 @@ def test_killed_backend_is_out_fast_without_failed_requests(host, web):
     back_after = wait_status(host, "be_rr", "be2", "UP", timeout=10)
     assert back_after < 5
     time.sleep(2.5)  # slowstart 2s
-    assert hits(host, f"http://{addr}:8080/", 9) == {"be1": 3, "be2": 3, "be3": 3}
+    assert set(hits(host, f"http://{addr}:8080/", 12)) == {"be1", "be2", "be3"}
     # the failover was logged and POSTed to the webhook
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -132,7 +136,11 @@ def test_server_override_playbook(host):
     assert run.returncode == 0, run.stdout + run.stderr
     wait_status(host, "be_rr", "be3", "UP")
     time.sleep(2.5)  # slowstart
-    assert hits(host, f"http://{addr}:8080/", 9) == {"be1": 3, "be2": 3, "be3": 3}
+    assert set(hits(host, f"http://{addr}:8080/", 12)) == {"be1", "be2", "be3"}
+    # each runtime change was logged as a failover event
+    events = [json.loads(line) for line in host.file("/var/log/haproxy/failover.log").content_string.splitlines()]
+    be3 = [e["state"] for e in events if e["backend"] == "be_rr" and e["server"] == "be3"]
+    assert {"MAINT", "DRAIN"} <= set(be3) and be3[-1] == "UP", be3
     bad = playbook(pb, "haproxy-lb", "haproxy_server_backend=be_rr", "haproxy_server_name=nope", "haproxy_server_state=drain")
     assert bad.returncode != 0
 
@@ -142,11 +150,12 @@ def test_bad_config_is_rejected_and_the_old_one_keeps_serving(host):
     kept = host.run("ls /etc/haproxy/history").stdout.split()
     run = playbook(SCENARIO / "reconfigure.yml", "haproxy-lb", "scn_change=bad")
     assert run.returncode != 0
-    assert "Write the configuration (checked with haproxy -c first)" in run.stdout
-    assert "not-a-haproxy-keyword" in run.stdout
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "Write the configuration (checked with haproxy -c first)" in output
+    assert "unknown keyword 'not-a-haproxy-keyword'" in output
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
     assert host.run("ls /etc/haproxy/history").stdout.split() == kept
-    assert hits(host, f"http://{address(host)}:8080/", 6) == {"be1": 2, "be2": 2, "be3": 2}
+    assert set(hits(host, f"http://{address(host)}:8080/", 9)) == {"be1", "be2", "be3"}
 
 
 def test_rollback_playbook_restores_the_previous_config(host):
@@ -154,15 +163,15 @@ def test_rollback_playbook_restores_the_previous_config(host):
     before = host.file("/etc/haproxy/haproxy.cfg").sha256sum
     run = playbook(SCENARIO / "reconfigure.yml", "haproxy-lb", "scn_change=extra")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert hits(host, f"http://{addr}:8090/", 3) == {"be1": 1, "be2": 1, "be3": 1}
+    assert set(hits(host, f"http://{addr}:8090/", 9)) == {"be1", "be2", "be3"}
     kept = sorted(host.run("ls /etc/haproxy/history").stdout.split())
     assert host.file(f"/etc/haproxy/history/{kept[-1]}").sha256sum != before
     run = playbook(ROOT / "playbooks" / "haproxy_rollback.yml", "haproxy-lb")
     assert run.returncode == 0, run.stdout + run.stderr
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
     assert host.run(f"curl -s --max-time 2 http://{addr}:8090/").rc != 0
-    assert hits(host, f"http://{addr}:8080/", 3) == {"be1": 1, "be2": 1, "be3": 1}
+    assert set(hits(host, f"http://{addr}:8080/", 9)) == {"be1", "be2", "be3"}
     # a name that is not kept is refused, and nothing changes
     bad = playbook(ROOT / "playbooks" / "haproxy_rollback.yml", "haproxy-lb", "haproxy_rollback_to=19990101T000000Z")
-    assert bad.returncode != 0 and "No kept configuration matches" in bad.stdout
+    assert bad.returncode != 0 and "No kept configuration matches" in " ".join((bad.stdout + bad.stderr).split())
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before

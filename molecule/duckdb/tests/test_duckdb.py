@@ -1,0 +1,99 @@
+"""Verify the duckdb role by using the databases with the real DuckDB on the host."""
+import json
+
+testinfra_hosts = ["ansible://all"]
+
+PY = "/opt/groundwork/duckdb-venv/bin/python"
+DB = "/var/lib/duckdb/forensics.duckdb"
+MANIFEST = "/var/lib/duckdb/datasets/forensics/manifest.json"
+
+
+
+def _query(host, sql, read_only=True):
+    code = (
+        "import duckdb, json, sys\n"
+        f"con = duckdb.connect({DB!r}, read_only={read_only})\n"
+        f"print(json.dumps(con.execute({sql!r}).fetchall(), default=str))\n"
+    )
+    out = host.run(f"{PY} - <<'PYEOF'\n{code}PYEOF")
+    return out
+
+
+def test_pinned_duckdb_in_the_virtualenv(host):
+    out = host.run(f"{PY} -c 'import duckdb; print(duckdb.__version__)'")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "2.0.0"
+
+
+def test_database_owned_by_the_service_account(host):
+    f = host.file(DB)
+    assert f.exists and f.user == "duckdb" and f.group == "duckdb" and f.mode == 0o640
+    assert host.user("duckdb").shell == "/usr/sbin/nologin"
+
+
+def test_row_counts_equal_the_manifest(host):
+    manifest = json.loads(host.file(MANIFEST).content_string)
+    assert manifest["rows"]["events"] == 10000
+    for table, rows in manifest["rows"].items():
+        out = _query(host, f"SELECT count(*) FROM forensics.{table}")
+        assert out.rc == 0, out.stderr
+        assert json.loads(out.stdout) == [[rows]], table
+
+
+def test_a_query_over_the_joined_tables(host):
+    out = _query(host, """
+        SELECT c.priority::VARCHAR, count(DISTINCT c.case_id), count(DISTINCT ev.evidence_id), count(*)
+        FROM forensics.events e
+        JOIN forensics.cases c USING (case_id)
+        LEFT JOIN forensics.evidence ev ON ev.evidence_id = e.evidence_id
+        GROUP BY 1 ORDER BY 1""")
+    assert out.rc == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r[0] for r in rows} <= {"low", "medium", "high", "critical"}
+    manifest = json.loads(host.file(MANIFEST).content_string)
+    # every event belongs to a case, so the join keeps them all
+    assert sum(r[3] for r in rows) == manifest["rows"]["events"]
+    assert all(r[1] > 0 for r in rows)
+
+
+def test_constraints_hold(host):
+    # a duplicate primary key, a failing CHECK and a NULL in a NOT NULL column are all refused
+    bad = [
+        "INSERT INTO forensics.cases (case_id, case_number, title, opened_at) "
+        "SELECT case_id, 'X-dup', 't', now() FROM forensics.cases LIMIT 1",
+        "INSERT INTO forensics.cases (case_id, case_number, title, opened_at, budget) "
+        "VALUES (-1, 'X-neg', 't', now(), -5)",
+        "INSERT INTO forensics.events (event_id, case_id, occurred_at, source, event_type, severity, host) "
+        "VALUES (gen_random_uuid(), 1, now(), 'edr', 'process_start', 9, 'h')",
+        "INSERT INTO forensics.evidence (evidence_id, case_id, item_no, kind, sha256, size_bytes, collected_at) "
+        "VALUES (gen_random_uuid(), 1, 1, 'document', 'abc', 1, now())",
+    ]
+    for sql in bad:
+        out = _query(host, sql, read_only=False)
+        assert out.rc != 0, f"accepted: {sql}"
+        assert "Constraint Error" in out.stderr or "constraint" in out.stderr.lower(), out.stderr
+    # and a good row is accepted (then removed), so the failures above are the constraints
+    good = ("INSERT INTO forensics.cases (case_id, case_number, title, opened_at, budget) "
+            "VALUES (-2, 'X-ok', 't', now(), 5) RETURNING case_id")
+    out = _query(host, good, read_only=False)
+    assert out.rc == 0, out.stderr
+    out = _query(host, "DELETE FROM forensics.cases WHERE case_id = -2 RETURNING case_id", read_only=False)
+    assert out.rc == 0 and json.loads(out.stdout) == [[-2]], out.stderr
+
+
+def test_metrics_file_and_node_exporter(host):
+    prom = host.file("/var/lib/prometheus/node-exporter/duckdb.prom").content_string
+    assert 'duckdb_up{database="forensics"} 1' in prom
+    assert "duckdb_table_rows{" in prom
+    addr = host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
+    out = host.run(f"curl -fsS --max-time 5 http://{addr}:9100/metrics")
+    assert out.rc == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("duckdb_table_rows{")]
+    assert any('table="events"' in line and line.endswith(" 10000") for line in lines), lines
+
+
+def test_metrics_timer_refreshes_the_file(host):
+    assert host.service("duckdb-metrics.timer").is_running
+    out = host.run("systemctl start duckdb-metrics.service")
+    assert out.rc == 0, out.stderr
+    assert "duckdb_table_rows{" in host.file("/var/lib/prometheus/node-exporter/duckdb.prom").content_string

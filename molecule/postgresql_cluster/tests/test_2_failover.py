@@ -1,0 +1,62 @@
+"""Destructive, last: planned switchover, unplanned failover, rerun after failover."""
+import pathlib
+import re
+import subprocess
+import time
+
+from conftest import NODES, app_sql, converge, leader, local_sql, members, playbook, sh, wait_for
+
+testinfra_hosts = ["ansible://pgc-1"]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _all_streaming():
+    ms = members()
+    return len([m for m in ms if m["Role"] == "Leader" and m["State"] == "running"]) == 1 and \
+        len([m for m in ms if m["State"] in ("running", "streaming")]) == 3
+
+
+def test_switchover_playbook_moves_the_primary(host):
+    old = leader()[0]
+    res = playbook(ROOT / "playbooks" / "postgresql_switchover.yml")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    new = leader()
+    assert len(new) == 1 and new[0] != old
+    assert wait_for(_all_streaming, 60)
+    out = app_sql("pgc-2", "INSERT INTO events (note) VALUES ('after-switchover') RETURNING id", port=6432)
+    assert out.returncode == 0, out.stderr
+
+
+def test_losing_the_primary_host_fails_over_without_losing_committed_rows(host):
+    old = leader()[0]
+    writer = [n for n in NODES if n != old][0]
+    # every one of these commits returned, so a synchronous standby has it
+    out = app_sql(writer, "INSERT INTO events (note) SELECT 'sync-' || g FROM generate_series(1, 500) g", port=6432)
+    assert out.returncode == 0, out.stderr
+    subprocess.run(["docker", "kill", old], check=True, capture_output=True)
+    t0 = time.monotonic()
+    try:
+        ok = wait_for(lambda: app_sql(writer, "INSERT INTO events (note) VALUES ('after-failover') RETURNING id",
+                                      port=6432, timeout=15).returncode == 0, 120, interval=0.5)
+        elapsed = time.monotonic() - t0
+        assert ok, "no write through the endpoint within 120 s of losing the primary"
+        new = leader(writer)
+        assert len(new) == 1 and new[0] != old
+        assert local_sql(new[0], "SELECT count(*) FROM events WHERE note LIKE 'sync-%'", db="appdb") == "500"
+        print(f"failover: first successful write {elapsed:.1f} s after the primary's host was lost")
+    finally:
+        subprocess.run(["docker", "start", old], check=True, capture_output=True)
+    # the old primary comes back as a replica of the new one
+    back = wait_for(lambda: any(m["Member"] == old and m["Role"] in ("Replica", "Sync Standby") and m["State"] == "streaming"
+                                for m in members(writer)), 180, interval=2)
+    assert back, members(writer)
+    assert wait_for(_all_streaming, 60)
+
+
+def test_rerun_after_failover_changes_nothing(host):
+    res = converge()
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    recap = re.findall(r"^(pgc-\d)\s*:\s*ok=\d+\s+changed=(\d+)", out, re.M)
+    assert len(recap) == 3, out[-2000:]
+    assert all(changed == "0" for _, changed in recap), [line for line in out.splitlines() if "changed:" in line][:20]
