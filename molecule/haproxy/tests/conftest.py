@@ -57,6 +57,16 @@ def hits(host, url, count, curl_args=""):
     return Counter(line.strip() for line in out.stdout.splitlines() if line.strip())
 
 
+def wait_served(host, url, server, timeout=15.0):
+    """Seconds until `server` answers one of 6 sequential requests; fails after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if server in hits(host, url, 6):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"{server} got no request through {url} within {timeout}s")
+
+
 def playbook(path, limit, *extra):
     """Run a playbook against the scenario's inventory; returns the CompletedProcess."""
     cmd = ["ansible-playbook", "-i", INVENTORY, "-l", limit, str(path)]

@@ -4,7 +4,7 @@ import uuid
 import pytest
 import redis
 
-from conftest import MASTER_NAME, node_client, primary_name, secret, sentinel, wait_for
+from redis_helpers import MASTER_NAME, node_client, primary_name, secret, sentinel, wait_for
 
 
 def test_one_primary_and_two_replicas(addresses):

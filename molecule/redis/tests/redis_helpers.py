@@ -1,0 +1,80 @@
+"""Helpers for the redis scenario's tests: secrets, container addresses, real clients.
+
+The controller reaches the containers' addresses on the scenario's docker network, so the
+cluster-level tests use redis-py (with Sentinel discovery) from here; the per-host tests run
+redis-cli inside each container.
+"""
+import os
+import pathlib
+import subprocess
+import time
+
+import redis
+from redis.sentinel import Sentinel
+
+EPHEMERAL = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+NODES = ("redis-1", "redis-2", "redis-3")
+MASTER_NAME = "redis"
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+
+
+def secret(name):
+    """A throwaway secret the converge generated under the ephemeral directory."""
+    return (EPHEMERAL / "secrets" / name).read_text(encoding="utf-8").strip()
+
+
+def container_address(name):
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+        capture_output=True, text=True, check=True, timeout=30,
+    )
+    return out.stdout.strip()
+
+
+def node_addresses():
+    """Inventory name -> address (a stopped container has none: read them while all run)."""
+    found = {n: container_address(n) for n in NODES}
+    assert all(found.values()), found
+    return found
+
+
+def node_client(address, user="admin", password=None):
+    return redis.Redis(
+        host=address, port=REDIS_PORT, username=user,
+        password=password or secret("redis_admin_password" if user == "admin" else f"redis_{user}_password"),
+        socket_timeout=2, socket_connect_timeout=2, decode_responses=True,
+    )
+
+
+def sentinel(addresses):
+    """A Sentinel-aware client factory, as an application would use it (user app)."""
+    return Sentinel(
+        [(a, SENTINEL_PORT) for a in addresses.values()],
+        sentinel_kwargs={"password": secret("redis_sentinel_password"), "socket_timeout": 1,
+                         "socket_connect_timeout": 1},
+        username="app", password=secret("redis_app_password"),
+        socket_timeout=1, socket_connect_timeout=1, decode_responses=True,
+    )
+
+
+def primary_name(addresses):
+    ip, _port = sentinel(addresses).discover_master(MASTER_NAME)
+    names = [n for n, a in addresses.items() if a == ip]
+    assert names, f"Sentinel names {ip} as primary, which is no node of the scenario"
+    return names[0]
+
+
+def wait_for(predicate, timeout, interval=0.5, what="condition"):
+    """Poll predicate() until it returns a truthy value; bounded by timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (redis.RedisError, OSError) as exc:  # node restarting, failover under way
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
