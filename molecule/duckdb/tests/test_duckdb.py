@@ -5,6 +5,7 @@ testinfra_hosts = ["ansible://all"]
 
 PY = "/opt/groundwork/duckdb-venv/bin/python"
 DB = "/var/lib/duckdb/forensics.duckdb"
+# The catalog (file name) and the schema are both "forensics": qualify tables fully.
 MANIFEST = "/var/lib/duckdb/datasets/forensics/manifest.json"
 
 
@@ -35,7 +36,7 @@ def test_row_counts_equal_the_manifest(host):
     manifest = json.loads(host.file(MANIFEST).content_string)
     assert manifest["rows"]["events"] == 10000
     for table, rows in manifest["rows"].items():
-        out = _query(host, f"SELECT count(*) FROM forensics.{table}")
+        out = _query(host, f"SELECT count(*) FROM forensics.forensics.{table}")
         assert out.rc == 0, out.stderr
         assert json.loads(out.stdout) == [[rows]], table
 
@@ -43,9 +44,9 @@ def test_row_counts_equal_the_manifest(host):
 def test_a_query_over_the_joined_tables(host):
     out = _query(host, """
         SELECT c.priority::VARCHAR, count(DISTINCT c.case_id), count(DISTINCT ev.evidence_id), count(*)
-        FROM forensics.events e
-        JOIN forensics.cases c USING (case_id)
-        LEFT JOIN forensics.evidence ev ON ev.evidence_id = e.evidence_id
+        FROM forensics.forensics.events e
+        JOIN forensics.forensics.cases c USING (case_id)
+        LEFT JOIN forensics.forensics.evidence ev ON ev.evidence_id = e.evidence_id
         GROUP BY 1 ORDER BY 1""")
     assert out.rc == 0, out.stderr
     rows = json.loads(out.stdout)
@@ -59,13 +60,13 @@ def test_a_query_over_the_joined_tables(host):
 def test_constraints_hold(host):
     # a duplicate primary key, a failing CHECK and a NULL in a NOT NULL column are all refused
     bad = [
-        "INSERT INTO forensics.cases (case_id, case_number, title, opened_at) "
-        "SELECT case_id, 'X-dup', 't', now() FROM forensics.cases LIMIT 1",
-        "INSERT INTO forensics.cases (case_id, case_number, title, opened_at, budget) "
+        "INSERT INTO forensics.forensics.cases (case_id, case_number, title, opened_at) "
+        "SELECT case_id, 'X-dup', 't', now() FROM forensics.forensics.cases LIMIT 1",
+        "INSERT INTO forensics.forensics.cases (case_id, case_number, title, opened_at, budget) "
         "VALUES (-1, 'X-neg', 't', now(), -5)",
-        "INSERT INTO forensics.events (event_id, case_id, occurred_at, source, event_type, severity, host) "
+        "INSERT INTO forensics.forensics.events (event_id, case_id, occurred_at, source, event_type, severity, host) "
         "VALUES (gen_random_uuid(), 1, now(), 'edr', 'process_start', 9, 'h')",
-        "INSERT INTO forensics.evidence (evidence_id, case_id, item_no, kind, sha256, size_bytes, collected_at) "
+        "INSERT INTO forensics.forensics.evidence (evidence_id, case_id, item_no, kind, sha256, size_bytes, collected_at) "
         "VALUES (gen_random_uuid(), 1, 1, 'document', 'abc', 1, now())",
     ]
     for sql in bad:
@@ -73,17 +74,17 @@ def test_constraints_hold(host):
         assert out.rc != 0, f"accepted: {sql}"
         assert "Constraint Error" in out.stderr or "constraint" in out.stderr.lower(), out.stderr
     # and a good row is accepted (then removed), so the failures above are the constraints
-    good = ("INSERT INTO forensics.cases (case_id, case_number, title, opened_at, budget) "
+    good = ("INSERT INTO forensics.forensics.cases (case_id, case_number, title, opened_at, budget) "
             "VALUES (-2, 'X-ok', 't', now(), 5) RETURNING case_id")
     out = _query(host, good, read_only=False)
     assert out.rc == 0, out.stderr
-    out = _query(host, "DELETE FROM forensics.cases WHERE case_id = -2 RETURNING case_id", read_only=False)
+    out = _query(host, "DELETE FROM forensics.forensics.cases WHERE case_id = -2 RETURNING case_id", read_only=False)
     assert out.rc == 0 and json.loads(out.stdout) == [[-2]], out.stderr
 
 
 def test_metrics_file_and_node_exporter(host):
     prom = host.file("/var/lib/prometheus/node-exporter/duckdb.prom").content_string
-    assert 'duckdb_up{database="forensics"} 1' in prom
+    assert 'duckdb_up{database="forensics",path="/var/lib/duckdb/forensics.duckdb"} 1' in prom
     assert "duckdb_table_rows{" in prom
     addr = host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
     out = host.run(f"curl -fsS --max-time 5 http://{addr}:9100/metrics")

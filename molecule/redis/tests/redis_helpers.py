@@ -10,6 +10,8 @@ import subprocess
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 EPHEMERAL = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
@@ -48,13 +50,17 @@ def node_client(address, user="admin", password=None):
 
 
 def sentinel(addresses):
-    """A Sentinel-aware client factory, as an application would use it (user app)."""
+    """A Sentinel-aware client factory, as an application would use it (user app).
+
+    redis-py retries failed connections itself, with a backoff of up to seconds; that is
+    switched off here (the callers poll every 50 ms) so that a failover is timed by the
+    platform, not by the client's backoff.
+    """
+    no_retry = {"retry": Retry(NoBackoff(), 0), "socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     return Sentinel(
         [(a, SENTINEL_PORT) for a in addresses.values()],
-        sentinel_kwargs={"password": secret("redis_sentinel_password"), "socket_timeout": 1,
-                         "socket_connect_timeout": 1},
-        username="app", password=secret("redis_app_password"),
-        socket_timeout=1, socket_connect_timeout=1, decode_responses=True,
+        sentinel_kwargs={"password": secret("redis_sentinel_password"), **no_retry},
+        username="app", password=secret("redis_app_password"), decode_responses=True, **no_retry,
     )
 
 

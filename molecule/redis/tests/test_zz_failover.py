@@ -93,13 +93,22 @@ def test_rerun_after_failover_changes_nothing(addresses):
     scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
     run = subprocess.run(
-        [str(playbook), "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / "converge.yml")],
+        # the Redis and Sentinel roles only: docker rewrites a restarted container's /etc/hosts,
+        # which the common role then puts its block back into
+        [str(playbook), "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--tags", "redis,redis_sentinel",
+         str(scenario / "converge.yml")],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
     )
     recap = dict(re.findall(r"^(redis-\d)\s+:\s+(ok=.*)$", run.stdout, re.M))
     assert run.returncode == 0 and len(recap) == 3, run.stdout[-3000:] + run.stderr[-2000:]
+    changed, task = [], None
+    for line in run.stdout.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith("changed:"):
+            changed.append((task, line))
     for name, line in recap.items():
-        assert " changed=0 " in f" {line} " and "failed=0" in line and "unreachable=0" in line, (name, line)
+        assert " changed=0 " in f" {line} " and "failed=0" in line and "unreachable=0" in line, (name, line, changed)
     # the role asked Sentinel and did not flip the roles back
     assert "from sentinel" in run.stdout
     assert primary_name(addresses) == STATE["new"]
