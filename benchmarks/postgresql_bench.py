@@ -3,7 +3,7 @@
 
   benchmarks/postgresql_bench.py --nodes pgc-1,pgc-2,pgc-3 --app-password-file FILE [--runs 3]
 
-1. pgbench, select-only simple queries (-S), the same client load through PgBouncer (6432) and
+1. pgbench (initialised at --scale), select-only simple queries (-S), the same client load through PgBouncer (6432) and
    direct (5432), one after the other in one run; TPS and p50/p99 latency from per-transaction logs.
 2. Unplanned failover: `docker kill` the primary's host; seconds until the first successful write
    through the libpq multi-host endpoint (median of --runs). The host is started again and rejoins.
@@ -115,13 +115,18 @@ def main():
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--json")
     args = ap.parse_args()
     nodes = args.nodes.split(",")
     password = open(args.app_password_file, encoding="utf-8").read().split()[0]
     primary = leader(nodes)
     client = [n for n in nodes if n != primary][0]
-    res = {"clients": args.clients, "seconds": args.seconds}
+    res = {"clients": args.clients, "seconds": args.seconds, "scale": args.scale}
+    init = sh(client, f"PGPASSWORD='{password}' PGTARGETSESSIONATTRS=read-write pgbench -i -q -s {args.scale} "
+                      f"-h {','.join(nodes)} -p 5432 -U app {args.db}")
+    if init.returncode != 0:
+        raise RuntimeError(init.stdout + init.stderr)
     res["pgbouncer"] = pgbench(client, ",".join(nodes), 6432, password, args.clients, args.seconds, args.db)
     res["direct"] = pgbench(client, ",".join(nodes), 5432, password, args.clients, args.seconds, args.db)
     res["failover_s"] = [round(failover(nodes, password), 1) for _ in range(args.runs)]
