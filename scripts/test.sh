@@ -27,7 +27,7 @@ stage_sanity() {
   # the collection's content; the repository's own tooling (scripts, benchmarks, molecule
   # scenarios, mirror recipes) is not shipped and is checked by lint and its own runs instead
   git ls-files -co --exclude-standard -z \
-    | grep -zvE '^(scripts|benchmarks|molecule|mirror|\.ci|tests/promtool)/' \
+    | grep -zvE '^(scripts|benchmarks|molecule|mirror|wip|\.ci|tests/promtool)/' \
     | tar --null -T - -cf - | tar -C "$dest" -xf -
   mkdir -p ~/.ansible/test/cache
   cat >~/.ansible/test/cache/get_pip_24_2.py <<'PY'
