@@ -70,6 +70,7 @@ def post(url, event, timeout):
     body = json.dumps(event).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
+    err = None
     for attempt in range(3):
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
