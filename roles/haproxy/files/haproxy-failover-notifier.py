@@ -98,7 +98,12 @@ def main():
     except OSError:
         cmd.append("--lines=0")  # first start: only what happens from now on
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    signal.signal(signal.SIGTERM, lambda *_: (proc.terminate(), sys.exit(0)))
+
+    def stop(*_):
+        proc.terminate()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     print("following HAProxy's log; webhook %s" % ("set" if url else "not set"), flush=True)
 
     for line in proc.stdout:
