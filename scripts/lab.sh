@@ -2,9 +2,7 @@
 # `make lab` / `make lab-down`: the whole platform on local test hosts.
 source "$(dirname "$0")/lib.sh"
 cd "$GW_ROOT"
-export PATH="$GW_ROOT/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$GW_ROOT/build/collections"
-export ANSIBLE_CONFIG="$GW_ROOT/ansible.cfg"
+use_project_env
 INV=inventories/lab
 case "${1:-up}" in
   up)

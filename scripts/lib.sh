@@ -19,3 +19,10 @@ debian_mirror() {
 
 # apt proxy on the host (apt-cacher-ng), used by debootstrap and the test hosts.
 APT_PROXY_PORT="${APT_PROXY_PORT:-3142}"
+
+# The project's virtualenv, this checkout as the collection groundwork.platform, ansible.cfg.
+use_project_env() {
+  export PATH="$GW_ROOT/.venv/bin:$PATH"
+  export ANSIBLE_COLLECTIONS_PATH="$GW_ROOT/build/collections"
+  export ANSIBLE_CONFIG="$GW_ROOT/ansible.cfg"
+}

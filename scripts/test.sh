@@ -4,9 +4,7 @@
 # and ends with one summary line; exits non-zero if any stage failed.
 source "$(dirname "$0")/lib.sh"
 cd "$GW_ROOT"
-export PATH="$GW_ROOT/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$GW_ROOT/build/collections"
-export ANSIBLE_CONFIG="$GW_ROOT/ansible.cfg"
+use_project_env
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1
 
 ALL_STAGES=(lint sanity unit build integration mirror molecule)
