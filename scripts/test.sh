@@ -13,6 +13,8 @@ only_scenario=""
 if [ "${stages[0]}" = molecule ] && [ ${#stages[@]} -gt 1 ]; then only_scenario=${stages[1]}; stages=(molecule); fi
 
 stage_lint() {
+  # a copy of this collection that a tool installed under ~/.ansible would shadow the tree
+  rm -rf "$HOME/.ansible/collections/ansible_collections/groundwork/platform" "$GW_ROOT/.ansible/collections"
   yamllint -s . && ansible-lint --offline -q
 }
 

@@ -98,6 +98,16 @@ def test_every_target_is_up():
     }  # no GPU on mon-app: no gpu job; groups absent from the inventory: no job
 
 
+def test_no_series_from_a_default_configuration():
+    # Debian starts Prometheus on its default configuration (localhost:9090, localhost:9100)
+    # as soon as the package is installed; the roles keep it from starting before theirs
+    series = {(r["metric"]["job"], r["metric"]["instance"]) for r in prom("/api/v1/query?query=up")["data"]["result"]}
+    assert not [s for s in series if s[1].startswith("localhost")], series
+    # mon-am2 has the prometheus package for promtool only: its server stays off
+    assert not AM2.service("prometheus").is_running
+    assert not AM2.service("prometheus").is_enabled
+
+
 def test_rules_are_loaded_and_evaluate():
     groups = prom("/api/v1/rules")["data"]["groups"]
     names = {g["name"] for g in groups}
