@@ -8,38 +8,14 @@ import sys
 import threading
 import time
 
-import redis
-
-from redis_helpers import EPHEMERAL, MASTER_NAME, node_client, primary_name, sentinel, wait_for
+from redis_helpers import EPHEMERAL, MASTER_NAME, acked_writer, node_client, primary_name, sentinel, wait_for
 
 STATE = {}
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)
-
-
-def _writer(master, stop, acked, attempts):
-    """Writes keys through the Sentinel-aware client; a key counts once WAIT 1 acknowledged it."""
-    i = 0
-    deadline = time.monotonic() + 180
-    while not stop.is_set() and time.monotonic() < deadline:
-        key = f"ack:{i}"
-        i += 1
-        attempts.append(key)
-        try:
-            pipe = master.pipeline(transaction=False)
-            pipe.set(key, i)
-            pipe.execute_command("WAIT", 1, 500)
-            _ok, replicas = pipe.execute()
-            if replicas >= 1:
-                acked.append(key)
-        except _TRANSIENT:
-            time.sleep(0.02)
-
-
 def test_failover_keeps_the_client_working_and_acknowledged_writes(addresses):
     s = sentinel(addresses)
     old = primary_name(addresses)
     stop, acked, attempts = threading.Event(), [], []
-    writer = threading.Thread(target=_writer, args=(s.master_for(MASTER_NAME), stop, acked, attempts), daemon=True)
+    writer = threading.Thread(target=acked_writer, args=(s.master_for(MASTER_NAME), stop, acked, attempts), daemon=True)
     writer.start()
     try:
         wait_for(lambda: len(acked) >= 200, 60, 0.1, "200 acknowledged writes before the kill")

@@ -84,3 +84,25 @@ def wait_for(predicate, timeout, interval=0.5, what="condition"):
             last = exc
         time.sleep(interval)
     raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)
+
+
+def acked_writer(master, stop, acked, attempts, prefix="ack"):
+    """Writes keys through the Sentinel-aware client; a key counts once WAIT 1 acknowledged it."""
+    i = 0
+    deadline = time.monotonic() + 180
+    while not stop.is_set() and time.monotonic() < deadline:
+        key = f"{prefix}:{i}"
+        i += 1
+        attempts.append(key)
+        try:
+            pipe = master.pipeline(transaction=False)
+            pipe.set(key, i)
+            pipe.execute_command("WAIT", 1, 500)
+            _ok, replicas = pipe.execute()
+            if replicas >= 1:
+                acked.append(key)
+        except _TRANSIENT:
+            time.sleep(0.02)
