@@ -192,6 +192,47 @@ def memory_used_percent(gpu):
     return round(100.0 * used / total, 2)
 
 
+# Prometheus metrics, one per parsed key: (metric name, key, factor, help). The names are
+# those of nvidia_gpu_exporter (utkuozdemir), so rules and dashboards written for it work.
+MIB = 1048576
+PROMETHEUS_METRICS = (
+    ("nvidia_smi_temperature_gpu", "temperature_celsius", 1, "GPU core temperature in degrees Celsius."),
+    ("nvidia_smi_utilization_gpu_ratio", "utilization_gpu_percent", 0.01,
+     "Share of the last sample period during which a kernel ran on the GPU (0-1)."),
+    ("nvidia_smi_utilization_memory_ratio", "utilization_memory_percent", 0.01,
+     "Share of the last sample period during which device memory was read or written (0-1)."),
+    ("nvidia_smi_memory_total_bytes", "memory_total_mib", MIB, "Total framebuffer memory in bytes."),
+    ("nvidia_smi_memory_used_bytes", "memory_used_mib", MIB, "Framebuffer memory in use in bytes."),
+    ("nvidia_smi_memory_free_bytes", "memory_free_mib", MIB, "Free framebuffer memory in bytes."),
+    ("nvidia_smi_power_draw_watts", "power_draw_watts", 1, "Power drawn by the board in watts."),
+    ("nvidia_smi_power_limit_watts", "power_limit_watts", 1, "Power limit of the board in watts."),
+    ("nvidia_smi_ecc_errors_corrected_volatile_total", "ecc_corrected_volatile", 1,
+     "Corrected ECC errors since the driver was loaded."),
+    ("nvidia_smi_ecc_errors_uncorrected_volatile_total", "ecc_uncorrected_volatile", 1,
+     "Uncorrected ECC errors since the driver was loaded."),
+    ("nvidia_smi_ecc_errors_corrected_aggregate_total", "ecc_corrected_aggregate", 1,
+     "Corrected ECC errors over the GPU's lifetime."),
+    ("nvidia_smi_ecc_errors_uncorrected_aggregate_total", "ecc_uncorrected_aggregate", 1,
+     "Uncorrected ECC errors over the GPU's lifetime."),
+    ("nvidia_smi_fan_speed_ratio", "fan_speed_percent", 0.01, "Fan speed as a share of its maximum (0-1)."),
+)
+_INFO_LABELS = ("uuid", "name", "index", "pci_bus_id", "driver_version")
+
+
+def prometheus_families(gpus):
+    """Metric families for parsed GPUs: a list of (name, help, [(labels, value)]).
+    ``nvidia_smi_gpu_info`` (value 1, labelled with uuid, name, index, PCI bus id and
+    driver) comes first; every other metric is labelled by ``uuid`` alone. Values
+    nvidia-smi could not give (None) are left out, and so is a metric no GPU has."""
+    families = [("nvidia_smi_gpu_info", "A GPU seen by nvidia-smi (value 1), with its identity in labels.",
+                 [({k: "" if g.get(k) is None else str(g.get(k)) for k in _INFO_LABELS}, 1) for g in gpus])]
+    for name, key, factor, help_text in PROMETHEUS_METRICS:
+        samples = [({"uuid": g.get("uuid") or ""}, g[key] * factor)
+                   for g in gpus if g.get(key) is not None]
+        families.append((name, help_text, samples))
+    return [f for f in families if f[2]]
+
+
 def find_pci_gpus(devices_root="/sys/bus/pci/devices"):
     """PCI addresses of NVIDIA display/3D controllers (vendor 0x10de, class 0x03xxxx),
     read from sysfs. Works without pciutils and without a driver loaded."""

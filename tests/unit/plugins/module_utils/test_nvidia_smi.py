@@ -1,6 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """nvidia-smi parsing on recorded output (CSV query and XML report) and sysfs detection."""
 import pathlib
+import re
 
 import pytest
 
@@ -154,3 +155,51 @@ def test_summary_with_gpus():
     result = smi.summarize(["0000:00:1e.0", "0000:00:1f.0"], "/usr/bin/nvidia-smi", gpus)
     assert result["usable"] and result["count"] == 2 and result["driver_version"] == "535.104.05"
     assert result["message"] == "2 NVIDIA GPU(s): NVIDIA A10G (driver 535.104.05)"
+
+
+def _family(families, name):
+    found = [samples for fname, dummy, samples in families if fname == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_prometheus_families_two_gpus():
+    gpus = smi.parse_query_csv(read("query_2x_a10g_errors.csv"))
+    families = smi.prometheus_families(gpus)
+    assert families[0][0] == "nvidia_smi_gpu_info"
+    info = _family(families, "nvidia_smi_gpu_info")
+    assert info[0] == ({"uuid": "GPU-1f2e3d4c-0000-1111-2222-333344445555", "name": "NVIDIA A10G", "index": "0",
+                        "pci_bus_id": "00000000:00:1E.0", "driver_version": "535.104.05"}, 1)
+    assert len(info) == 2
+    hot = {"uuid": "GPU-1f2e3d4c-0000-1111-2222-333344445555"}
+    assert (hot, 87) in _family(families, "nvidia_smi_temperature_gpu")
+    assert (hot, 22871 * 1048576) in _family(families, "nvidia_smi_memory_used_bytes")
+    assert (hot, 23028 * 1048576) in _family(families, "nvidia_smi_memory_total_bytes")
+    assert (hot, 2) in _family(families, "nvidia_smi_ecc_errors_uncorrected_volatile_total")
+    assert (hot, 11) in _family(families, "nvidia_smi_ecc_errors_corrected_aggregate_total")
+    ratio = dict((lbl["uuid"], v) for lbl, v in _family(families, "nvidia_smi_utilization_gpu_ratio"))
+    assert ratio[hot["uuid"]] == pytest.approx(1.0)
+    assert ratio["GPU-1f2e3d4c-0000-1111-2222-333344446666"] == pytest.approx(0.12)
+    assert dict((lbl["uuid"], v) for lbl, v in _family(families, "nvidia_smi_fan_speed_ratio"))[
+        hot["uuid"]] == pytest.approx(0.74)
+
+
+def test_prometheus_families_leave_out_missing_values():
+    (gpu,) = smi.parse_query_csv(read("query_t4_not_supported.csv"))
+    names = [name for name, dummy, dummy2 in smi.prometheus_families([gpu])]
+    assert "nvidia_smi_temperature_gpu" in names
+    # [N/A] / [Not Supported] are absent, not zero: a zero would be a false reading
+    for absent in ("nvidia_smi_power_draw_watts", "nvidia_smi_fan_speed_ratio",
+                   "nvidia_smi_ecc_errors_uncorrected_volatile_total"):
+        assert absent not in names
+
+
+def test_prometheus_families_without_gpus_is_empty():
+    assert smi.prometheus_families([]) == []
+
+
+def test_prometheus_metric_names_match_the_gpu_alert_rules():
+    rules = (pathlib.Path(__file__).parents[4] / "roles/prometheus/templates/rules/gpu.rules.yml.j2").read_text()
+    used = set(re.findall(r"\bnvidia_smi_[a-z_]+", rules))
+    assert used, "the GPU rules use no nvidia_smi_* metric"
+    assert used <= {name for name, dummy, dummy2, dummy3 in smi.PROMETHEUS_METRICS}
