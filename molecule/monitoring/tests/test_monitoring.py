@@ -219,7 +219,7 @@ def test_grouping_dedup_and_inhibition_hold_back_duplicates():
 
 def test_gpu_less_host_skipped_the_gpu_exporter():
     assert not APP.service("nvidia-gpu-exporter").is_running
-    assert not APP.file("/usr/local/bin/nvidia_gpu_exporter").exists
+    assert not APP.file("/usr/local/lib/groundwork-nvidia-gpu-exporter").exists
 
 
 def _chromium(url, *args):

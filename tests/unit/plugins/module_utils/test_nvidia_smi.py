@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nvidia-smi parsing on recorded output (CSV query and XML report) and sysfs detection."""
+"""nvidia-smi parsing on output in nvidia-smi's formats (see fixtures/nvidia_smi/README.md) and sysfs detection."""
 import pathlib
 import re
 
