@@ -70,12 +70,18 @@ def test_pgbouncer_admin_console(host):
     assert "appdb" in out.stdout
 
 
+def _scrape_up(node, port, metric):
+    out = sh(node, f"curl -fsS --max-time 5 http://{node}:{port}/metrics").stdout
+    return re.search(rf"^{metric} 1$", out, re.M) is not None
+
+
 def test_metrics_endpoints(host):
+    # An exporter whose server restarted since its last scrape (Patroni restarts members for
+    # pending settings, switchovers) reports *_up 0 on that scrape and reconnects for the next
+    # one, as Prometheus scrapes every few seconds: each must report up within 15 s.
     for n in NODES:
-        pg = sh(n, f"curl -fsS --max-time 5 http://{n}:9187/metrics").stdout
-        assert re.search(r"^pg_up 1$", pg, re.M), n
-        bouncer = sh(n, f"curl -fsS --max-time 5 http://{n}:9127/metrics").stdout
-        assert re.search(r"^pgbouncer_up 1$", bouncer, re.M), n
+        assert wait_for(lambda n=n: _scrape_up(n, 9187, "pg_up"), 15, interval=2), n
+        assert wait_for(lambda n=n: _scrape_up(n, 9127, "pgbouncer_up"), 15, interval=2), n
         patroni = sh(n, f"curl -fsS --max-time 5 http://{n}:8008/metrics").stdout
         assert "patroni_postgres_running" in patroni, n
 

@@ -47,6 +47,10 @@ def test_losing_the_primary_host_fails_over_without_losing_committed_rows(host):
         assert len(new) == 1 and new[0] != old
         assert local_sql(new[0], "SELECT count(*) FROM events WHERE note LIKE 'sync-%'", db="appdb") == "500"
         print(f"failover: first successful write {elapsed:.1f} s after the primary's host was lost")
+        # kept for docs/benchmarks.md (build/ is git-ignored)
+        (ROOT / "build").mkdir(exist_ok=True)
+        with open(ROOT / "build" / "postgresql-failover.log", "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} failover {elapsed:.1f} s\n")
     finally:
         subprocess.run(["docker", "start", old], check=True, capture_output=True)
         subprocess.run(["docker", "exec", "-i", old, "sh", "-c", "cat > /etc/hosts"], input=etc_hosts, text=True, check=True)
