@@ -34,10 +34,31 @@ def test_a_row_written_on_the_primary_is_read_on_both_replicas(host):
         assert local_sql(r, "SELECT pg_is_in_recovery()") == "t"
 
 
-def test_etcd_has_three_healthy_members(host):
-    out = sh("pgc-1", "ETCDCTL_API=3 etcdctl --endpoints=http://pgc-1:2379 endpoint health --cluster")
+ETCD_TLS = "--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/server.crt --key=/etc/etcd/tls/server.key"
+
+
+def test_etcd_has_three_healthy_members_over_tls(host):
+    out = sh("pgc-1", f"ETCDCTL_API=3 etcdctl --endpoints=https://pgc-1:2379 {ETCD_TLS} endpoint health --cluster")
     assert out.returncode == 0, out.stderr
-    assert len(re.findall(r"is healthy", out.stdout + out.stderr)) == 3
+    assert len(re.findall(r"https://[^ ]+ is healthy", out.stdout + out.stderr)) == 3
+    # the peers talk TLS too
+    members_out = sh("pgc-1", f"ETCDCTL_API=3 etcdctl --endpoints=https://pgc-1:2379 {ETCD_TLS} member list")
+    assert members_out.returncode == 0, members_out.stderr
+    assert members_out.stdout.count(":2380") == 3 and "http://" not in members_out.stdout.replace("https://", "")
+
+
+def test_etcd_refuses_plain_http_and_clients_without_a_certificate(host):
+    plain = sh("pgc-1", "ETCDCTL_API=3 etcdctl --dial-timeout=3s --command-timeout=5s --endpoints=http://pgc-1:2379 get /x", timeout=30)
+    assert plain.returncode != 0
+    no_cert = sh("pgc-1", "ETCDCTL_API=3 etcdctl --dial-timeout=3s --command-timeout=5s --endpoints=https://pgc-1:2379 "
+                 "--cacert=/etc/etcd/tls/ca.crt get /x", timeout=30)
+    assert no_cert.returncode != 0
+    # Patroni's own client certificate is accepted: it is what keeps the cluster's leader key
+    patroni = sh("pgc-2", "ETCDCTL_API=3 etcdctl --endpoints=https://pgc-1:2379 --cacert=/etc/patroni/tls/ca.crt "
+                 "--cert=/etc/patroni/tls/server.crt --key=/etc/patroni/tls/server.key get --prefix --keys-only /service/")
+    assert patroni.returncode == 0, patroni.stderr
+    assert "/service/groundwork/leader" in patroni.stdout
+    assert sh("pgc-2", "stat -c %U:%a /etc/patroni/tls/server.key").stdout.strip() == "postgres:600"
 
 
 def test_200_concurrent_clients_through_pgbouncer(host):
@@ -84,6 +105,9 @@ def test_metrics_endpoints(host):
         assert wait_for(lambda n=n: _scrape_up(n, 9127, "pgbouncer_up"), 15, interval=2), n
         patroni = sh(n, f"curl -fsS --max-time 5 http://{n}:8008/metrics").stdout
         assert "patroni_postgres_running" in patroni, n
+        # etcd's plain metrics listener (no client certificate needed to scrape it)
+        etcd = sh(n, f"curl -fsS --max-time 5 http://{n}:2381/metrics").stdout
+        assert re.search(r"^etcd_server_has_leader 1$", etcd, re.M), n
 
 
 def test_patroni_health_checks_for_a_load_balancer(host):
@@ -92,6 +116,21 @@ def test_patroni_health_checks_for_a_load_balancer(host):
         code_primary = sh(n, f"curl -s -o /dev/null -w '%{{http_code}}' http://{n}:8008/primary").stdout
         code_replica = sh(n, f"curl -s -o /dev/null -w '%{{http_code}}' http://{n}:8008/replica").stdout
         assert (code_primary, code_replica) == (("200", "503") if n == primary else ("503", "200")), n
+
+
+def test_haproxy_endpoints_reach_the_primary_and_the_replicas(host):
+    primary = leader()[0]
+    # HAProxy marks members up from Patroni's checks (fall/rise): give it a few intervals
+    assert wait_for(lambda: app_sql("pgc-1", "SELECT 1", hosts="pgc-svc", port=5000, timeout=10).returncode == 0, 30)
+    out = app_sql("pgc-1", "INSERT INTO events (note) VALUES ('via-haproxy') RETURNING inet_server_addr()",
+                  hosts="pgc-svc", port=5000)
+    assert out.returncode == 0, out.stderr
+    addr = out.stdout.split()[0]
+    assert sh("pgc-svc", f"getent hosts {primary}").stdout.split()[0] == addr
+    # 5001 lands on a replica, in recovery
+    ro = sh("pgc-1", f"PGPASSWORD='{secret('app')}' psql -X -At 'host=pgc-svc port=5001 dbname=appdb user=app connect_timeout=3' "
+            "-c 'SELECT pg_is_in_recovery()'")
+    assert ro.returncode == 0 and ro.stdout.strip() == "t", ro.stderr
 
 
 def test_timescaledb_apache_edition_retention_timer_drops_old_chunks(host):
