@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """PostgreSQL tier benchmark on running test hosts (the postgresql_cluster scenario or the lab).
 
-  benchmarks/postgresql_bench.py --nodes pgc-1,pgc-2,pgc-3 --app-password-file FILE [--runs 3]
+  benchmarks/postgresql_bench.py --nodes pgc-1,pgc-2,pgc-3 --app-password-file FILE [--runs 3] [--endpoint pgc-svc:5000]
 
 1. pgbench (initialised at --scale), select-only simple queries (-S), the same client load through PgBouncer (6432) and
    direct (5432), one after the other in one run; TPS and p50/p99 latency from per-transaction logs.
 2. Unplanned failover: `docker kill` the primary's host; seconds until the first successful write
-   through the libpq multi-host endpoint (median of --runs). The host is started again and rejoins.
+   through the stable endpoint: HAProxy's primary frontend with --endpoint HOST:PORT, else PgBouncer
+   through the libpq multi-host list (median of --runs). The host is started again and rejoins.
 3. Planned switchover: `patronictl switchover`; seconds until the first successful write (median).
 Prints a Markdown table and writes JSON with --json.
 """
@@ -70,8 +71,12 @@ def pgbench(client, hosts, port, password, clients, seconds, db):
             "transactions": len(us)}
 
 
+ENDPOINT = {}
+
+
 def write_ok(client, hosts, password):
-    dsn = f"host={hosts} port=6432 dbname=appdb user=app target_session_attrs=read-write connect_timeout=2"
+    host, port = (ENDPOINT["host"], ENDPOINT["port"]) if ENDPOINT else (hosts, 6432)
+    dsn = f"host={host} port={port} dbname=appdb user=app target_session_attrs=read-write connect_timeout=2"
     return sh(client, f"PGPASSWORD='{password}' psql -X -At '{dsn}' -c \"INSERT INTO events (note) VALUES ('bench')\"",
               timeout=15).returncode == 0
 
@@ -116,13 +121,17 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--endpoint", help="HOST:PORT of HAProxy's primary frontend, for the failover and switchover writes")
     ap.add_argument("--json")
     args = ap.parse_args()
     nodes = args.nodes.split(",")
+    if args.endpoint:
+        host, port = args.endpoint.rsplit(":", 1)
+        ENDPOINT.update(host=host, port=int(port))
     password = open(args.app_password_file, encoding="utf-8").read().split()[0]
     primary = leader(nodes)
     client = [n for n in nodes if n != primary][0]
-    res = {"clients": args.clients, "seconds": args.seconds, "scale": args.scale}
+    res = {"clients": args.clients, "seconds": args.seconds, "scale": args.scale, "endpoint": args.endpoint or "pgbouncer multi-host"}
     init = sh(client, f"PGPASSWORD='{password}' PGTARGETSESSIONATTRS=read-write pgbench -i -q -s {args.scale} "
                       f"-h {','.join(nodes)} -p 5432 -U app {args.db}")
     if init.returncode != 0:
