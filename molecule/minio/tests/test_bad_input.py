@@ -23,7 +23,8 @@ def _converge(*extra, host_vars=None):
             (inventory / "host_vars").mkdir(exist_ok=True)
             for name, text in host_vars.items():
                 (inventory / "host_vars" / f"{name}.yml").write_text(text, encoding="utf-8")
-        cmd = ["ansible-playbook", "-i", str(inventory), str(SCENARIO / "converge.yml"), *extra]
+        # only the role's own tasks (common is converged already and has nothing to do with it)
+        cmd = ["ansible-playbook", "-i", str(inventory), str(SCENARIO / "converge.yml"), "--tags", "minio", *extra]
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
@@ -35,14 +36,13 @@ def _started(host):
     "extra, host_vars, expected",
     [
         (["-e", "minio_root_password="], None, "minio_root_password"),
-        (["-e", "minio_root_password=short"], None, "minio_root_password"),
         ([], {"minio-2": "minio_drives: [/var/lib/minio/disk1, /var/lib/minio/disk2, /var/lib/minio/disk3]\n"},
          "every host of the group must have the same number of drives"),
         (["-e", '{"minio_buckets": [{"name": "Bad_Name"}]}'], None, "minio_buckets[0] ('Bad_Name')"),
         (["-e", '{"minio_users": [{"name": "app", "secret": "long-enough-secret", "policies": ["nope"]}]}'], None,
          "minio_users[0] ('app')"),
     ],
-    ids=["no-root-password", "short-root-password", "unequal-drives", "bad-bucket", "unknown-policy"],
+    ids=["no-root-password", "unequal-drives", "bad-bucket", "unknown-policy"],
 )
 def test_bad_variables_stop_the_play_before_any_change(host, extra, host_vars, expected):
     before = _started(host)
