@@ -78,6 +78,9 @@ stage_mirror() {
 
 stage_molecule() {
   local failed=0 s
+  # scenarios that install from the artifact mirror (minio) reach it on the docker gateway;
+  # build is a no-op when every artifact is current
+  bash scripts/mirror/build.sh && bash scripts/mirror/serve.sh start
   bash scripts/controller-deps.sh
   for s in ${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)}; do
     local t0=$SECONDS
