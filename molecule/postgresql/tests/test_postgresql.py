@@ -52,6 +52,20 @@ def test_app_writes_and_reads_over_tls_with_scram(host):
     assert _sql(host, "SELECT rolpassword LIKE 'SCRAM-SHA-256%' FROM pg_authid WHERE rolname = 'app'") == "t"
 
 
+def test_serves_the_operators_certificate_to_verifying_clients(host):
+    pki = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "operator-pki"
+    # the client trusts only the operator's CA and checks the server's name
+    # (through docker exec: docker cp cannot write into the container's /tmp, a tmpfs)
+    subprocess.run(["docker", "exec", "-i", "pg-single", "sh", "-c", "cat > /root/operator-ca.crt"],
+                   input=(pki / "ca.crt").read_text(), text=True, check=True)
+    dsn = "host=pg-single dbname=appdb user=app sslmode=verify-full sslrootcert=/root/operator-ca.crt"
+    out = host.run(f"PGPASSWORD='{_secret('app')}' psql -X -At '{dsn}' -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'")
+    assert out.rc == 0 and out.stdout.strip() == "t", out.stderr
+    served = host.run(f"openssl s_client -starttls postgres -connect {_addr(host)}:5432 </dev/null 2>/dev/null | openssl x509")
+    assert served.rc == 0 and served.stdout.strip() == (pki / "server.crt").read_text().strip()
+    assert host.file("/etc/postgresql-tls/server.key").mode == 0o640
+
+
 def test_wrong_password_and_trust_are_refused(host):
     out = _app(host, "SELECT 1", password="not-the-password")
     assert out.rc != 0 and "password authentication failed" in out.stderr
@@ -98,8 +112,9 @@ def _converge(*extra):
         (["-e", "postgresql_max_connections=lots"], "postgresql_max_connections"),
         (["-e", '{"postgresql_hba_rules": [{"type": "host", "database": "all", "user": "all", "address": "0.0.0.0/0", "method": "trust"}]}'],
          "trust and password are refused"),
+        (["-e", "postgresql_tls_key="], "postgresql_tls_cert and postgresql_tls_key come together"),
     ],
-    ids=["not-a-number", "trust"],
+    ids=["not-a-number", "trust", "certificate-without-key"],
 )
 def test_bad_variables_stop_the_play_before_any_change(host, extra, expected):
     before = _sql(host, "SELECT pg_postmaster_start_time()")
