@@ -85,6 +85,19 @@ def test_pgbouncer_rejects_a_wrong_password_and_plain_userlist(host):
     assert sh("pgc-1", "stat -c %a /etc/pgbouncer/userlist.txt").stdout.strip() == "600"
 
 
+def test_pgbouncer_requires_tls_with_the_members_certificate(host):
+    base = f"PGPASSWORD='{secret('app')}' psql -X -At 'host=pgc-1 port=6432 dbname=appdb user=app connect_timeout=5"
+    plain = sh("pgc-1", f"{base} sslmode=disable' -c 'SELECT 1'")
+    assert plain.returncode != 0
+    assert "SSL required" in plain.stderr, plain.stderr
+    # the certificate PgBouncer presents is the one the member's PostgreSQL uses (self-signed
+    # here, so it is its own root): verify-ca succeeds only against that certificate
+    ok = sh("pgc-1", f"{base} sslmode=verify-ca sslrootcert=/etc/postgresql-tls/server.crt' -c 'SELECT 1'")
+    assert ok.returncode == 0 and ok.stdout.strip() == "1", ok.stderr
+    other = sh("pgc-1", f"{base} sslmode=verify-ca sslrootcert=/etc/etcd/tls/ca.crt' -c 'SELECT 1'")
+    assert other.returncode != 0 and "certificate verify failed" in other.stderr, other.stderr
+
+
 def test_pgbouncer_admin_console(host):
     out = sh("pgc-1", f"PGPASSWORD='{secret('pgbouncer_admin')}' psql -X -At 'host=pgc-1 port=6432 dbname=pgbouncer user=pgbouncer_admin' -c 'SHOW POOLS'")
     assert out.returncode == 0, out.stderr

@@ -1,0 +1,49 @@
+"""A setting that needs a restart, changed by a rerun of the play: Patroni restarts the
+members one at a time, replicas first, each back and caught up before the next, and the
+primary stays where it is. Runs last: it leaves max_locks_per_transaction changed."""
+import json
+import re
+
+from conftest import NODES, SCENARIO, leader, local_sql, members, playbook
+
+testinfra_hosts = ["ansible://pgc-1"]
+
+
+def _started(node):
+    return local_sql(node, "SELECT extract(epoch FROM pg_postmaster_start_time())")
+
+
+def test_a_restart_setting_rolls_replicas_first_one_at_a_time(host):
+    primary = leader()[0]
+    old = local_sql(primary, "SHOW max_locks_per_transaction")
+    new = str(int(old) + 32)
+    before = {n: float(_started(n)) for n in NODES}
+
+    res = playbook(SCENARIO / "converge.yml", "-e", json.dumps({"postgresql_parameters": {"max_locks_per_transaction": new}}))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+
+    # the play restarted each member once, replicas first, and waited for each to be back
+    # and caught up before it restarted the next
+    steps = re.findall(r"^TASK \[[^\]]*: (Restart through Patroni the member|Wait until it runs and has caught up,) (pgc-\d)\]",
+                       out, re.M)
+    restarted = [node for kind, node in steps if kind.startswith("Restart")]
+    assert sorted(restarted) == NODES, steps
+    assert restarted[-1] == primary, steps
+    expected = []
+    for n in restarted:
+        expected += [("Restart through Patroni the member", n), ("Wait until it runs and has caught up,", n)]
+    assert steps == expected, steps
+
+    # every server runs the new value, none still pending, and started again in that order
+    after = {n: float(_started(n)) for n in NODES}
+    for n in NODES:
+        assert local_sql(n, "SHOW max_locks_per_transaction") == new, n
+        assert local_sql(n, "SELECT count(*) FROM pg_settings WHERE pending_restart") == "0", n
+        assert after[n] > before[n], n
+    assert sorted(NODES, key=after.get) == restarted
+
+    # a planned restart is not a failover: same primary, replicas streaming again
+    assert leader() == [primary]
+    ms = members()
+    assert all(m["State"] in ("running", "streaming") for m in ms), ms
