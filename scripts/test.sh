@@ -76,22 +76,62 @@ stage_mirror() {
   bash scripts/mirror/build.sh && bash tests/mirror/smoke.sh
 }
 
-stage_molecule() {
+# Typical minutes per scenario on this 2-core machine: the molecule stage spreads scenarios over
+# GW_MOLECULE_LANES lanes (default 2) that run side by side, longest first, each scenario into the
+# lane with the least work so far. An unknown scenario counts 5. GW_MOLECULE_LANES=1 runs them one
+# after another. Scenarios share nothing but the engine, the apt cache and the mirror: each has
+# its own hosts and its own docker network.
+declare -A SCENARIO_MINUTES=([postgresql_cluster]=18 [redis]=7 [postgresql]=7 [monitoring]=6 [haproxy]=5
+  [redis_single]=4 [minio]=3 [nvidia_gpu]=3 [duckdb]=2 [node_exporter]=2 [common]=1)
+
+# One scenario; its output goes to build/molecule/NAME.log and is printed whole when it ends,
+# so that the output of lanes running side by side does not interleave.
+run_scenario() {
+  local s=$1 t0=$SECONDS rc r out="$GW_ROOT/build/molecule/$1.log"
+  log "molecule test -s $s"
+  molecule test -s "$s" >"$out" 2>&1 && rc=0 || rc=$?
+  if [ "$rc" -eq 0 ]; then r=passed; else r=FAILED; fi
+  (
+    flock 9
+    echo "===== molecule test -s $s ($r) ====="
+    cat "$out"
+    printf 'scenario %-20s %s in %4ds\n' "$s" "$r" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"
+  ) 9>"$GW_ROOT/build/molecule/.print.lock"
+  return "$rc"
+}
+
+run_lane() {
   local failed=0 s
+  for s in "$@"; do run_scenario "$s" || failed=1; done
+  return $failed
+}
+
+stage_molecule() {
+  local failed=0 s i best lanes=${GW_MOLECULE_LANES:-2}
+  [[ "$lanes" =~ ^[1-9]$ ]] || die "GW_MOLECULE_LANES must be 1-9, got '$lanes'"
   # scenarios that install from the artifact mirror (minio) reach it on the docker gateway;
   # build is a no-op when every artifact is current
   bash scripts/mirror/build.sh && bash scripts/mirror/serve.sh start
   bash scripts/controller-deps.sh
-  for s in ${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)}; do
-    local t0=$SECONDS
-    log "molecule test -s $s"
-    molecule test -s "$s" && rc=0 || rc=$?
-    if [ "$rc" -eq 0 ]; then
-      printf 'scenario %-20s passed in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"
-    else
-      printf 'scenario %-20s FAILED in %4ds\n' "$s" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"; failed=1
-    fi
+  rm -rf build/molecule; mkdir -p build/molecule
+  local scenarios=(${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)})
+  # longest first, each into the lane with the least minutes so far
+  local -a lane_list lane_load pids
+  for ((i = 0; i < lanes; i++)); do lane_list[i]=""; lane_load[i]=0; done
+  for s in $(for s in "${scenarios[@]}"; do echo "${SCENARIO_MINUTES[$s]:-5} $s"; done | sort -k1,1nr -k2 | cut -d' ' -f2); do
+    best=0
+    for ((i = 1; i < lanes; i++)); do [ "${lane_load[i]}" -lt "${lane_load[best]}" ] && best=$i; done
+    lane_list[best]+=" $s"
+    lane_load[best]=$((lane_load[best] + ${SCENARIO_MINUTES[$s]:-5}))
   done
+  for ((i = 0; i < lanes; i++)); do
+    [ -n "${lane_list[i]}" ] || continue
+    log "molecule lane $((i + 1)) (~${lane_load[i]} min):${lane_list[i]}"
+    # shellcheck disable=SC2086
+    run_lane ${lane_list[i]} &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=1; done
   return $failed
 }
 
