@@ -1,7 +1,7 @@
 """A rerun of the play that changes a setting needing a restart: Patroni restarts the members
 one at a time, replicas first, each back and caught up before the next, and the primary stays
-where it is. The same run's TimescaleDB report is checked too. Runs last: it leaves
-max_locks_per_transaction changed."""
+where it is. The same run's TimescaleDB report is checked too, and then `--check --diff` on the
+converged cluster. Runs last: it leaves max_locks_per_transaction changed."""
 import json
 import re
 
@@ -24,7 +24,8 @@ def rerun():
     res = playbook(SCENARIO / "converge.yml", "-e", json.dumps({"postgresql_parameters": {"max_locks_per_transaction": new}}))
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-4000:]
-    return {"primary": primary, "new": new, "before": before, "out": out}
+    return {"primary": primary, "new": new, "before": before, "out": out,
+            "extra": json.dumps({"postgresql_parameters": {"max_locks_per_transaction": new}})}
 
 
 def test_a_restart_setting_rolls_replicas_first_one_at_a_time(host, rerun):
@@ -62,3 +63,12 @@ def test_the_apache_edition_names_the_continuous_aggregates_it_does_not_create(h
     assert "TimescaleDB edition 'apache'" in report, report[-3000:]
     assert "continuous aggregates not created: camera_metrics_hourly" in report, report[-3000:]
     assert local_sql(rerun["primary"], "SELECT to_regclass('public.camera_metrics_hourly') IS NULL", db="appdb") == "t"
+
+
+def test_check_mode_on_the_converged_cluster_reports_no_change(host, rerun):
+    res = playbook(SCENARIO / "converge.yml", "--check", "--diff", "-e", rerun["extra"])
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    recap = re.findall(r"^(pgc-[a-z0-9]+)\s*:\s*ok=\d+\s+changed=(\d+)", out, re.M)
+    assert len(recap) == 4, out[-2000:]
+    assert all(changed == "0" for _, changed in recap), [line for line in out.splitlines() if "changed:" in line][:20]
