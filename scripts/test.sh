@@ -76,13 +76,13 @@ stage_mirror() {
   bash scripts/mirror/build.sh && bash tests/mirror/smoke.sh
 }
 
-# Typical minutes per scenario on this 2-core machine: the molecule stage spreads scenarios over
-# GW_MOLECULE_LANES lanes (default 2) that run side by side, longest first, each scenario into the
-# lane with the least work so far. An unknown scenario counts 5. GW_MOLECULE_LANES=1 runs them one
-# after another. Scenarios share nothing but the engine, the apt cache and the mirror: each has
-# its own hosts and its own docker network.
-declare -A SCENARIO_MINUTES=([postgresql_cluster]=18 [redis]=7 [postgresql]=7 [monitoring]=6 [haproxy]=5
-  [redis_single]=4 [minio]=3 [nvidia_gpu]=3 [duckdb]=2 [node_exporter]=2 [common]=1)
+# Seconds each scenario took in the last two-lane run on this 2-core machine (load on): the
+# molecule stage spreads scenarios over GW_MOLECULE_LANES lanes (default 2) that run side by
+# side, longest first, each scenario into the lane with the least work so far. An unknown
+# scenario counts 300. GW_MOLECULE_LANES=1 runs them one after another. Scenarios share nothing
+# but the engine, the apt cache and the mirror: each has its own hosts and docker network.
+declare -A SCENARIO_SECONDS=([postgresql_cluster]=1600 [redis]=594 [postgresql]=480 [monitoring]=467
+  [haproxy]=441 [redis_single]=317 [minio]=280 [nvidia_gpu]=215 [duckdb]=169 [node_exporter]=128 [common]=90)
 
 # One scenario; its output goes to build/molecule/NAME.log and is printed whole when it ends,
 # so that the output of lanes running side by side does not interleave.
@@ -115,18 +115,18 @@ stage_molecule() {
   bash scripts/controller-deps.sh
   rm -rf build/molecule; mkdir -p build/molecule
   local scenarios=(${only_scenario:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2)})
-  # longest first, each into the lane with the least minutes so far
+  # longest first, each into the lane with the least seconds so far
   local -a lane_list lane_load pids
   for ((i = 0; i < lanes; i++)); do lane_list[i]=""; lane_load[i]=0; done
-  for s in $(for s in "${scenarios[@]}"; do echo "${SCENARIO_MINUTES[$s]:-5} $s"; done | sort -k1,1nr -k2 | cut -d' ' -f2); do
+  for s in $(for s in "${scenarios[@]}"; do echo "${SCENARIO_SECONDS[$s]:-300} $s"; done | sort -k1,1nr -k2 | cut -d' ' -f2); do
     best=0
     for ((i = 1; i < lanes; i++)); do [ "${lane_load[i]}" -lt "${lane_load[best]}" ] && best=$i; done
     lane_list[best]+=" $s"
-    lane_load[best]=$((lane_load[best] + ${SCENARIO_MINUTES[$s]:-5}))
+    lane_load[best]=$((lane_load[best] + ${SCENARIO_SECONDS[$s]:-300}))
   done
   for ((i = 0; i < lanes; i++)); do
     [ -n "${lane_list[i]}" ] || continue
-    log "molecule lane $((i + 1)) (~${lane_load[i]} min):${lane_list[i]}"
+    log "molecule lane $((i + 1)) (~$((lane_load[i] / 60)) min):${lane_list[i]}"
     # shellcheck disable=SC2086
     run_lane ${lane_list[i]} &
     pids+=($!)
