@@ -86,17 +86,21 @@ stage_mirror() {
 declare -A SCENARIO_SECONDS=([postgresql_cluster]=1600 [redis]=594 [postgresql]=480 [monitoring]=467
   [haproxy]=441 [redis_single]=317 [minio]=280 [nvidia_gpu]=215 [duckdb]=169 [node_exporter]=128 [common]=90)
 
-# One scenario; its output goes to build/molecule/NAME.log and is printed whole when it ends,
-# so that the output of lanes running side by side does not interleave.
+# One scenario; its output goes to build/molecule/NAME.log. With one lane it is also shown as it
+# comes (a run cut short still shows where it stopped); with lanes it is printed whole when the
+# scenario ends, so that the output of lanes running side by side does not interleave.
 run_scenario() {
   local s=$1 t0=$SECONDS rc r out="$GW_ROOT/build/molecule/$1.log"
   log "molecule test -s $s"
-  molecule test -s "$s" >"$out" 2>&1 && rc=0 || rc=$?
+  if [ "$GW_LANES" -eq 1 ]; then
+    molecule test -s "$s" 2>&1 | tee "$out"; rc=${PIPESTATUS[0]}
+  else
+    molecule test -s "$s" >"$out" 2>&1 && rc=0 || rc=$?
+  fi
   if [ "$rc" -eq 0 ]; then r=passed; else r=FAILED; fi
   (
     flock 9
-    echo "===== molecule test -s $s ($r) ====="
-    cat "$out"
+    [ "$GW_LANES" -eq 1 ] || { echo "===== molecule test -s $s ($r) ====="; cat "$out"; }
     printf 'scenario %-20s %s in %4ds\n' "$s" "$r" $((SECONDS - t0)) | tee -a "$GW_ROOT/build/molecule-summary.txt"
   ) 9>"$GW_ROOT/build/molecule/.print.lock"
   return "$rc"
@@ -111,6 +115,7 @@ run_lane() {
 stage_molecule() {
   local failed=0 s i best lanes=${GW_MOLECULE_LANES:-1}
   [[ "$lanes" =~ ^[1-9]$ ]] || die "GW_MOLECULE_LANES must be 1-9, got '$lanes'"
+  GW_LANES=$lanes
   # scenarios that install from the artifact mirror (minio) reach it on the docker gateway;
   # build is a no-op when every artifact is current
   bash scripts/mirror/build.sh && bash scripts/mirror/serve.sh start
