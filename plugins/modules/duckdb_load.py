@@ -387,6 +387,7 @@ def run(module):
         batch_id = str(uuid.uuid4())
         result["batch_id"] = batch_id
         loaded = []
+        insert_seconds = 0.0
         current = None
         load_started = time.perf_counter()
         conn.execute("BEGIN TRANSACTION")
@@ -400,6 +401,7 @@ def run(module):
                 t0 = time.perf_counter()
                 rows = int(conn.execute(sql, [f["path"]]).fetchone()[0])
                 seconds = time.perf_counter() - t0
+                insert_seconds += seconds
                 entry = [batch_id, schema, table, f["path"], f["sha256"], f["bytes"], f["format"], p["mode"],
                          rows, seconds]
                 conn.execute(ledger_insert_sql(catalog), entry)
@@ -420,7 +422,8 @@ def run(module):
                                  % (current, label, common.error_text(exc)), **result)
         result["files"].extend(loaded)
         total_rows = sum(f["rows"] for f in loaded)
-        insert_seconds = sum(f["seconds"] for f in loaded)
+        # insert_seconds is the sum of the unrounded per-file times (summing the rounded
+        # "seconds" of each file would carry every file's rounding error into the rate)
         result["rows_loaded"] = total_rows
         result["seconds"] = round(durable_seconds, 6)
         result["rows_per_second"] = rows_per_second(total_rows, durable_seconds)

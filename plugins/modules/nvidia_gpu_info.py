@@ -20,7 +20,7 @@ description:
     C(nvidia-smi --query-gpu=FIELDS --format=csv,noheader,nounits) and parses each GPU's
     name, UUID, temperature, utilisation, memory, power and ECC error counters.
   - The parsing lives in C(plugins/module_utils/_nvidia_smi.py) as pure functions, unit
-    tested on recorded output.
+    tested on hand-written output in nvidia-smi's formats (not captured from a GPU).
   - The module only reads; it never changes anything.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

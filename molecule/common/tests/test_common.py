@@ -1,4 +1,6 @@
 """Verify the common role on a real test host."""
+import re
+
 import pytest
 
 testinfra_hosts = ["ansible://all"]
@@ -10,12 +12,23 @@ def test_baseline_packages_installed(host):
 
 
 def test_apt_uses_the_proxy_and_it_works(host):
+    # the scenario's proxy: apt-cacher-ng on the docker network's gateway (.config/molecule/config.yml)
+    gateway = host.run("ip -4 route show default").stdout.split()[2]
+    proxy = f"http://{gateway}:3142"
     conf = host.file("/etc/apt/apt.conf.d/01groundwork-proxy")
     assert conf.exists
-    assert 'Acquire::http::Proxy "http://' in conf.content_string
-    # a real download through the proxy
-    out = host.run("apt-get -o Debug::Acquire::http=false download -q hostname 2>&1; ls hostname_*.deb")
+    assert f'Acquire::http::Proxy "{proxy}";' in conf.content_string
+    # apt itself reads it (no other file overrides it)
+    assert host.run("apt-config dump Acquire::http::Proxy").stdout.strip() == f'Acquire::http::Proxy "{proxy}";'
+    # A real download now, into a new directory, with apt's HTTP debug output: through a proxy
+    # apt sends the absolute URL ("GET http://host/path", direct it sends "GET /path") and the
+    # answer comes from apt-cacher-ng. Without the proxy configuration both would be missing.
+    out = host.run("d=$(mktemp -d) || exit 1; cd \"$d\" && apt-get -o Debug::Acquire::http=true download hostname 2>&1"
+                   " && ls; rc=$?; cd / && rm -rf \"$d\"; exit $rc")
     assert out.rc == 0, out.stdout
+    assert re.search(r"^GET http://\S+/pool/\S+/hostname_\S+\.deb HTTP/1\.[01]\r?$", out.stdout, re.M), out.stdout
+    assert re.search(r"^Server: Debian Apt-Cacher NG/", out.stdout, re.M | re.I), out.stdout
+    assert re.search(r"^hostname_\S+\.deb$", out.stdout, re.M), out.stdout
 
 
 def test_every_inventory_host_resolves_to_its_address(host):

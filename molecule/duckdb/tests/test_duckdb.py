@@ -1,5 +1,7 @@
 """Verify the duckdb role by using the databases with the real DuckDB on the host."""
 import json
+import re
+import time
 
 testinfra_hosts = ["ansible://all"]
 
@@ -93,8 +95,64 @@ def test_metrics_file_and_node_exporter(host):
     assert any('table="events"' in line and line.endswith(" 10000") for line in lines), lines
 
 
-def test_metrics_timer_refreshes_the_file(host):
-    assert host.service("duckdb-metrics.timer").is_running
-    out = host.run("systemctl start duckdb-metrics.service")
+PROM = "/var/lib/prometheus/node-exporter/duckdb.prom"
+CASES_ROWS = 'duckdb_table_rows{database="forensics",schema="forensics",table="cases"}'
+SERIES = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$')
+
+
+def _prom(host):
+    """(inode, samples) of the metrics file; every line must be a comment or a valid sample."""
+    out = host.run(f"stat -c %i {PROM} && cat {PROM}")
     assert out.rc == 0, out.stderr
-    assert "duckdb_table_rows{" in host.file("/var/lib/prometheus/node-exporter/duckdb.prom").content_string
+    inode, _, text = out.stdout.partition("\n")
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        assert SERIES.match(name), line
+        samples[name] = float(value)  # raises on anything but a number
+    return inode.strip(), samples
+
+
+def _run_metrics_service(host, expected_cases, before_inode):
+    """Start the timer's service now and wait (bounded) for the file to show expected_cases."""
+    out = host.run("systemctl start duckdb-metrics.service")
+    assert out.rc == 0, out.stdout + out.stderr
+    shown = host.run("systemctl show -p Result -p ExecMainStatus duckdb-metrics.service").stdout
+    result = dict(line.split("=", 1) for line in shown.split())
+    assert result == {"Result": "success", "ExecMainStatus": "0"}, shown
+    deadline = time.monotonic() + 30
+    while True:
+        inode, samples = _prom(host)
+        if samples.get(CASES_ROWS) == expected_cases or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert samples.get(CASES_ROWS) == expected_cases, samples.get(CASES_ROWS)
+    # written anew (write-then-rename gives the file a new inode), not left as it was
+    assert inode != before_inode
+    assert samples['duckdb_up{database="forensics",path="/var/lib/duckdb/forensics.duckdb"}'] == 1
+    return inode
+
+
+def test_metrics_timer_refreshes_the_file(host):
+    timer = host.service("duckdb-metrics.timer")
+    assert timer.is_running and timer.is_enabled
+    assert host.run("systemctl show -p Triggers --value duckdb-metrics.timer").stdout.split() == \
+        ["duckdb-metrics.service"]
+    # The service writes the file only when its content changes: change the database so that a
+    # run that really happens must rewrite it, with the new row count.
+    inode, samples = _prom(host)
+    cases = samples[CASES_ROWS]
+    marker = ("INSERT INTO forensics.forensics.cases (case_id, case_number, title, opened_at, budget) "
+              "VALUES (-3, 'X-metrics', 't', now(), 5) RETURNING case_id")
+    out = _query(host, marker, read_only=False)
+    assert out.rc == 0 and json.loads(out.stdout) == [[-3]], out.stderr
+    try:
+        inode = _run_metrics_service(host, cases + 1, inode)
+    finally:
+        out = _query(host, "DELETE FROM forensics.forensics.cases WHERE case_id = -3 RETURNING case_id",
+                     read_only=False)
+        assert out.rc == 0 and json.loads(out.stdout) == [[-3]], out.stderr
+    # and back: the next run reports the row gone (leaves the file as the other tests expect it)
+    _run_metrics_service(host, cases, inode)

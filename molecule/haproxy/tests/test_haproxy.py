@@ -99,11 +99,13 @@ def test_servers_from_an_inventory_group(host):
 
 def test_agent_check_takes_a_server_out_and_back(host, web):
     try:
-        web.run("echo down > /run/delay-app/app2.agent")
-        assert wait_status(host, "be_agent", "app2", "DOWN", timeout=8) < 5
+        # the time of the change, from the web host's clock (which the containers share)
+        changed = float(web.check_output("echo down > /run/delay-app/app2.agent && date +%s.%N"))
+        out_after = wait_status(host, "be_agent", "app2", "DOWN", timeout=60, since=changed)
+        assert out_after < 5, f"app2 left the rotation only after {out_after:.1f}s"
     finally:
         web.run("rm -f /run/delay-app/app2.agent")
-    wait_status(host, "be_agent", "app2", "UP", timeout=8)
+    wait_status(host, "be_agent", "app2", "UP", timeout=60)
     assert "app2" in hits(host, f"http://{address(host)}:8084/?sleep=0", 6)
 
 
@@ -115,12 +117,13 @@ def test_external_check(host):
         return
     assert "chroot /var/lib/haproxy" not in config and "insecure-fork-wanted" in config
     try:
-        host.run("touch /tmp/haproxy-fail-8082")
-        assert wait_status(host, "be_ext", "be2", "DOWN", timeout=8) < 5
+        changed = float(host.check_output("touch /tmp/haproxy-fail-8082 && date +%s.%N"))
+        out_after = wait_status(host, "be_ext", "be2", "DOWN", timeout=60, since=changed)
+        assert out_after < 5, f"be2 left the rotation only after {out_after:.1f}s"
         assert "be2" not in hits(host, f"http://{address(host)}:8086/", 6)
     finally:
         host.run("rm -f /tmp/haproxy-fail-8082")
-    wait_status(host, "be_ext", "be2", "UP", timeout=8)
+    wait_status(host, "be_ext", "be2", "UP", timeout=60)
 
 
 def test_failover_notifier_runs(host):

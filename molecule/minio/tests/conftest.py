@@ -7,19 +7,18 @@ from the controller), not against the role's mc setup.
 import json
 import os
 import pathlib
-import time
+import sys
 
 import pytest
 import testinfra
 
-EPHEMERAL = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
+from gwtest import ephemeral_directory, pytest_collection_modifyitems, pytest_configure, secret, wait_for  # noqa: E402,F401
+
+EPHEMERAL = ephemeral_directory()
 NODES = ("minio-1", "minio-2")
 ROOT_USER = "groundwork-admin"
 CLIENT_DIR = "/root/mc-test"
-
-
-def secret(name):
-    return (EPHEMERAL / "secrets" / name).read_text(encoding="utf-8").split()[0]
 
 
 def host_of(name):
@@ -48,17 +47,6 @@ class Client:
         out = self.run(*args)
         assert out.rc == 0, out.stdout + out.stderr
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-
-
-def wait_for(predicate, timeout, interval=1.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
 def status(host, node_address, path):

@@ -6,17 +6,56 @@ duplicates. The tests run in file order and restore what they stop."""
 import json
 import os
 import pathlib
+import re
 import shlex
 import subprocess
 import time
 
 import pytest
 import testinfra
+import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
+from gwtest import assert_never, secret, wait_for
+
+SCENARIO = pathlib.Path(__file__).resolve().parents[1]
+ROOT = SCENARIO.parents[1]
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 testinfra_hosts = ["ansible://mon-prom"]
+
+
+def _seconds(duration):
+    """Seconds of a Prometheus/Alertmanager duration: 500ms, 2s, 1m, 1h30m..."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|[smhd])", str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), f"not a duration: {duration!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# The scenario's own timings (molecule.yml's group_vars), from which every wait below is bounded.
+_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text(encoding="utf-8"))["provisioner"]["inventory"]["group_vars"]["all"]
+SCRAPE = _seconds(_VARS["prometheus_scrape_interval"]) + _seconds(_VARS["prometheus_scrape_timeout"])
+EVALUATION = _seconds(_VARS["prometheus_evaluation_interval"])
+FOR = {name: _seconds(value) for name, value in _VARS["prometheus_alert_for"].items()}
+ESCALATION = _seconds(_VARS["prometheus_escalation_after"])
+# a group's first notification after group_wait; an alert that joins it later, after group_interval;
+# the second Alertmanager of the cluster waits up to its position times the peer timeout
+DISPATCH = (_seconds(_VARS["alertmanager_group_wait"]) + _seconds(_VARS["alertmanager_group_interval"])
+            + 2 * _seconds(_VARS["alertmanager_cluster_peer_timeout"]))
+# Two scenarios share two CPU cores: each step may take many times its nominal time, and every
+# poll of the sinks is a round trip to a container (seconds, under load).
+LOAD_FACTOR = 10
+ROUND_TRIPS = 30
+
+
+def query_bound():
+    """From a change on a host to Prometheus showing it (a scrape, then a rule evaluation)."""
+    return LOAD_FACTOR * (SCRAPE + EVALUATION) + ROUND_TRIPS
+
+
+def notification_bound(*fors):
+    """From a change on a host to the notification at the sinks: a scrape, a rule evaluation, the
+    rules' `for:` durations (`fors`, one more evaluation each), and Alertmanager's dispatch."""
+    return LOAD_FACTOR * (SCRAPE + EVALUATION + sum(f + EVALUATION for f in fors) + DISPATCH) + ROUND_TRIPS
 
 
 def _host(name):
@@ -26,16 +65,12 @@ def _host(name):
 PROM, AM2, APP = _host("mon-prom"), _host("mon-am2"), _host("mon-app")
 
 
-def _secret(name):
-    return (SECRETS / name).read_text().split()[0]
-
-
 def _addr(host):
     return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
 
 
-def _get(host, url, user, secret):
-    out = host.run(f"curl -fsS --max-time 5 -u {shlex.quote(user + ':' + _secret(secret))} {shlex.quote(url)}")
+def _get(host, url, user, secret_name):
+    out = host.run(f"curl -fsS --max-time 5 -u {shlex.quote(user + ':' + secret(secret_name))} {shlex.quote(url)}")
     assert out.rc == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -67,15 +102,6 @@ def alerts_in(rec):
     return [(body["subject"], "", body)]
 
 
-def wait_for(predicate, timeout=30, step=0.5):
-    end = time.time() + timeout
-    while True:
-        found = predicate()
-        if found or time.time() > end:
-            return found
-        time.sleep(step)
-
-
 def webhook_alerts(name, status="firing", since=0):
     return [(r, labels) for r in records() if r["path"] == "webhook" and r["received"] >= since
             for alertname, st, labels in alerts_in(r) if alertname == name and st == status]
@@ -85,8 +111,8 @@ def test_every_target_is_up():
     def all_up():
         targets = prom("/api/v1/targets")["data"]["activeTargets"]
         return targets if targets and all(t["health"] == "up" for t in targets) else None
-    targets = wait_for(all_up, timeout=30)
-    assert targets, [(t["labels"], t["health"], t["lastError"]) for t in prom("/api/v1/targets")["data"]["activeTargets"]]
+    targets = wait_for(all_up, query_bound(), 1, "every target up", detail=lambda: [
+        (t["labels"], t["health"], t["lastError"]) for t in prom("/api/v1/targets")["data"]["activeTargets"]])
     jobs = {}
     for t in targets:
         jobs.setdefault(t["labels"]["job"], set()).add(t["labels"]["instance"])
@@ -114,9 +140,12 @@ def test_rules_are_loaded_and_evaluate():
     for component in ["node", "prometheus", "alertmanager", "postgresql", "pgbouncer", "etcd", "redis", "haproxy",
                       "kafka", "minio", "vault", "gpu", "queues", "escalation"]:
         assert any(n.startswith(component) for n in names), f"no rule group for {component}: {names}"
-    time.sleep(2)
-    broken = [(r["name"], r.get("lastError")) for g in prom("/api/v1/rules")["data"]["groups"] for r in g["rules"]
-              if r.get("health") == "err"]
+    # every rule has been evaluated once (health "unknown" until then)
+    def evaluated():
+        rules = [r for g in prom("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+        return rules if all(r.get("health") in ("ok", "err") for r in rules) else None
+    rules = wait_for(evaluated, query_bound(), 1, "every rule evaluated")
+    broken = [(r["name"], r.get("lastError")) for r in rules if r.get("health") == "err"]
     assert not broken
 
 
@@ -142,49 +171,54 @@ def test_alertmanagers_form_one_cluster():
 def test_consoles_show_live_data():
     # a target restarted by an earlier converge may take a scrape or two to be up again
     def page():
-        out = PROM.run(f"curl -fsS -u prometheus:{_secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/index.html")
+        out = PROM.run(f"curl -fsS -u prometheus:{secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/index.html")
         return out if out.rc == 0 and 'data-job="node"' in out.stdout and "3 / 3" in out.stdout else None
-    assert wait_for(page, timeout=60), "console index never showed 3 / 3 node targets up"
+    wait_for(page, max(60, query_bound()), 1, "console index showing 3 / 3 node targets up")
 
 
 def test_queue_over_its_limit_notifies():
     since = time.time()
     APP.run("redis-cli del jobs && redis-cli rpush jobs " + " ".join(str(i) for i in range(60)))
-    found = wait_for(lambda: webhook_alerts("QueueDepthHigh", since=since), timeout=30)
-    assert found, records()
+    found = wait_for(lambda: webhook_alerts("QueueDepthHigh", since=since), notification_bound(FOR["short"]), 1,
+                     "QueueDepthHigh at the webhook", detail=records)
     labels = found[0][1]
     assert labels["queue"] == "jobs" and labels["system"] == "redis" and labels["severity"] == "warning"
     slack = wait_for(lambda: [r for r in records() if r["path"] == "slack" and r["received"] >= since
-                              and "QueueDepthHigh" in json.dumps(r["body"])], timeout=10)
-    assert slack and slack[0]["body"]["channel"] == "#alerts"
-    console = PROM.run(f"curl -fsS -u prometheus:{_secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/queues.html")
+                              and "QueueDepthHigh" in json.dumps(r["body"])], notification_bound(), 1,
+                     "QueueDepthHigh at Slack", detail=records)
+    assert slack[0]["body"]["channel"] == "#alerts"
+    console = PROM.run(f"curl -fsS -u prometheus:{secret('prometheus_web_password')} http://{_addr(PROM)}:9090/consoles/queues.html")
     assert 'data-queue="jobs"' in console.stdout and '<td class="num depth">60</td>' in console.stdout
     APP.run("redis-cli del jobs")
-    assert wait_for(lambda: webhook_alerts("QueueDepthHigh", status="resolved", since=since), timeout=30)
+    wait_for(lambda: webhook_alerts("QueueDepthHigh", status="resolved", since=since), notification_bound(), 1,
+             "QueueDepthHigh resolved at the webhook", detail=records)
 
 
 def test_stopped_service_reaches_email_slack_webhook_and_pages():
     since = time.time()
     APP.run("systemctl stop redis-server")
     try:
-        hook = wait_for(lambda: webhook_alerts("RedisDown", since=since), timeout=30)
-        assert hook, records()
+        hook = wait_for(lambda: webhook_alerts("RedisDown", since=since), notification_bound(FOR["down"]), 1,
+                        "RedisDown at the webhook", detail=records)
         assert hook[0][1]["severity"] == "critical" and hook[0][1]["team"] == "database"
         mail = wait_for(lambda: [r for r in records() if r["path"] == "smtp" and r["received"] >= since
-                                 and "RedisDown" in r["body"]["subject"]], timeout=15)
-        assert mail and mail[0]["body"]["to"] == ["<oncall@example.test>"]
-        assert wait_for(lambda: [r for r in records() if r["path"] == "slack" and r["received"] >= since
-                                 and "RedisDown" in json.dumps(r["body"])], timeout=15)
+                                 and "RedisDown" in r["body"]["subject"]], notification_bound(), 1,
+                        "RedisDown by email", detail=records)
+        assert mail[0]["body"]["to"] == ["<oncall@example.test>"]
+        wait_for(lambda: [r for r in records() if r["path"] == "slack" and r["received"] >= since
+                          and "RedisDown" in json.dumps(r["body"])], notification_bound(), 1,
+                 "RedisDown at Slack", detail=records)
         # unresolved for prometheus_escalation_after (5 s here): escalated, and PagerDuty is paged
         page = wait_for(lambda: [r for r in records() if r["path"] == "pagerduty" and r["received"] >= since
-                                 and "RedisDown" in json.dumps(r["body"])], timeout=30)
-        assert page, records()
+                                 and "RedisDown" in json.dumps(r["body"])], notification_bound(FOR["down"], ESCALATION), 1,
+                        "RedisDown escalated to PagerDuty", detail=records)
         body = page[0]["body"]
-        assert body["event_action"] == "trigger" and body["routing_key"] == _secret("pagerduty_key")
+        assert body["event_action"] == "trigger" and body["routing_key"] == secret("pagerduty_key")
         assert "RedisDown on mon-app is unresolved" in body["payload"]["summary"]
     finally:
         APP.run("systemctl start redis-server")
-    assert wait_for(lambda: webhook_alerts("RedisDown", status="resolved", since=since), timeout=30)
+    wait_for(lambda: webhook_alerts("RedisDown", status="resolved", since=since), notification_bound(), 1,
+             "RedisDown resolved at the webhook", detail=records)
 
 
 def test_grouping_dedup_and_inhibition_hold_back_duplicates():
@@ -193,21 +227,26 @@ def test_grouping_dedup_and_inhibition_hold_back_duplicates():
         host.run("systemctl stop prometheus-node-exporter")
     try:
         def both():
+            # one notification carries both hosts' HostDown, firing, and no other host's firing
+            # (a HostDown of another host that resolved meanwhile may ride along as resolved)
             hits = [r for r, _ in webhook_alerts("HostDown", since=since)]
-            return [r for r in hits if {a["labels"]["instance"] for a in r["body"]["alerts"]} == {"mon-app", "mon-am2"}]
+            return [r for r in hits if {a["labels"]["instance"] for a in r["body"]["alerts"]
+                                        if a["status"] == "firing"} == {"mon-app", "mon-am2"}]
         # under load the two HostDown alerts can start in different evaluations: the group's
-        # next notification (group_interval 2s) then carries both
-        grouped = wait_for(both, timeout=60)
-        assert grouped, records()  # one notification carries both hosts' HostDown
+        # next notification (after group_interval) then carries both
+        wait_for(both, notification_bound(FOR["down"]), 1, "one notification with both hosts' HostDown",
+                 detail=records)
         # inhibition: with HostDown firing on mon-app, its redis exporter going down is held back
         APP.run("systemctl stop prometheus-redis-exporter")
         def suppressed():
             alerts = am(PROM, "/api/v2/alerts?filter=alertname%3D%22TargetDown%22")
             return [a for a in alerts if a["labels"].get("instance") == "mon-app" and a["status"]["state"] == "suppressed"]
-        held = wait_for(suppressed, timeout=20)
-        assert held and held[0]["status"]["inhibitedBy"]
-        time.sleep(5)  # longer than group_wait + group_interval + the second member's peer timeout
-        assert not webhook_alerts("TargetDown", since=since), "an inhibited alert was notified"
+        held = wait_for(suppressed, notification_bound(FOR["down"]), 1, "TargetDown of mon-app suppressed in Alertmanager")
+        assert held[0]["status"]["inhibitedBy"]
+        # watched for longer than Alertmanager would take to notify it (group_wait, group_interval,
+        # the second member's peer timeouts), on a loaded machine
+        assert_never(lambda: webhook_alerts("TargetDown", since=since), LOAD_FACTOR * DISPATCH, 1,
+                     "an inhibited alert was notified")
         # the two Alertmanagers both got every alert, but each group was notified once
         keys = [(r["body"]["groupKey"], tuple(sorted(a["fingerprint"] for a in r["body"]["alerts"])))
                 for r in records() if r["path"] == "webhook" and r["received"] >= since and r["body"]["status"] == "firing"]
@@ -243,12 +282,14 @@ def test_console_pages_in_a_real_browser(page, marker):
     sees live values; the screenshot is kept under build/screenshots/."""
     if page == "queues":
         APP.run("redis-cli del jobs && redis-cli rpush jobs " + " ".join(str(i) for i in range(17)))
-        assert wait_for(lambda: "17" in json.dumps(prom("/api/v1/query?query=groundwork:queue_depth")), timeout=20)
+        wait_for(lambda: "17" in json.dumps(prom("/api/v1/query?query=groundwork:queue_depth")), query_bound(), 1,
+                 "queue depth 17 in Prometheus")
     else:
-        assert wait_for(lambda: prom("/api/v1/query?query=sum(up)")["data"]["result"][0]["value"][1] == "7", timeout=30)
+        wait_for(lambda: prom("/api/v1/query?query=sum(up)")["data"]["result"][0]["value"][1] == "7", query_bound(), 1,
+                 "all 7 targets up in Prometheus")
     ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "mon-prom"],
                         capture_output=True, text=True, check=True).stdout.strip()
-    url = f"http://prometheus:{_secret('prometheus_web_password')}@{ip}:9090/consoles/{page}.html"
+    url = f"http://prometheus:{secret('prometheus_web_password')}@{ip}:9090/consoles/{page}.html"
     dom = _chromium(url, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert marker in dom.stdout, dom.stdout[:3000]

@@ -1,5 +1,6 @@
 """Verify the GPU exporter by scraping it. gpu-a10g and gpu-h100 run a FAKE nvidia-smi
-(prepare.yml) that prints recorded query output; gpu-none has no GPU and no nvidia-smi."""
+(prepare.yml) that prints hand-written query output (unit-test fixtures in nvidia-smi's CSV
+format, not captured from a GPU); gpu-none has no GPU and no nvidia-smi."""
 import json
 import os
 import pathlib
@@ -77,7 +78,7 @@ def test_exporter_runs_and_listens_on_the_private_address_only(name):
 
 
 @pytest.mark.parametrize("name", GPU_HOSTS)
-def test_metrics_carry_the_recorded_readings(name):
+def test_metrics_carry_the_fixture_readings(name):
     samples = _scrape(HOSTS[name])
     expected = EXPECTED[name]
     for uuid, metrics in expected.items():

@@ -1,23 +1,20 @@
-"""Verify the plain (one-host) PostgreSQL cluster by using it with real clients."""
-import os
+"""Verify the plain (one-host) PostgreSQL cluster by using it with real clients (phase 0: the
+steady-state checks, before the restore)."""
 import pathlib
 import re
 import subprocess
 
 import pytest
 
+from gwtest import ephemeral_directory, playbook, secret
+
 testinfra_hosts = ["ansible://pg-single"]
 
-SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
-SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _addr(host):
     return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
-
-
-def _secret(name):
-    return (SECRETS / name).read_text().split()[0]
 
 
 def _sql(host, query, db="postgres"):
@@ -27,7 +24,7 @@ def _sql(host, query, db="postgres"):
 
 
 def _app(host, query, sslmode="require", password=None):
-    pw = password if password is not None else _secret("app")
+    pw = password if password is not None else secret("app")
     dsn = f"host={_addr(host)} dbname=appdb user=app sslmode={sslmode}"
     return host.run(f"PGPASSWORD='{pw}' psql -X -At '{dsn}' -c \"{query}\"")
 
@@ -53,13 +50,13 @@ def test_app_writes_and_reads_over_tls_with_scram(host):
 
 
 def test_serves_the_operators_certificate_to_verifying_clients(host):
-    pki = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "operator-pki"
+    pki = ephemeral_directory() / "operator-pki"
     # the client trusts only the operator's CA and checks the server's name
     # (through docker exec: docker cp cannot write into the container's /tmp, a tmpfs)
     subprocess.run(["docker", "exec", "-i", "pg-single", "sh", "-c", "cat > /root/operator-ca.crt"],
                    input=(pki / "ca.crt").read_text(), text=True, check=True)
     dsn = "host=pg-single dbname=appdb user=app sslmode=verify-full sslrootcert=/root/operator-ca.crt"
-    out = host.run(f"PGPASSWORD='{_secret('app')}' psql -X -At '{dsn}' -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'")
+    out = host.run(f"PGPASSWORD='{secret('app')}' psql -X -At '{dsn}' -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'")
     assert out.rc == 0 and out.stdout.strip() == "t", out.stderr
     served = host.run(f"openssl s_client -starttls postgres -connect {_addr(host)}:5432 </dev/null 2>/dev/null | openssl x509")
     assert served.rc == 0 and served.stdout.strip() == (pki / "server.crt").read_text().strip()
@@ -100,12 +97,6 @@ def test_exporter_reports_the_server(host):
     assert re.search(r"^pg_up 1$", out.stdout, re.M)
 
 
-def _converge(*extra):
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
-    cmd = ["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), str(SCENARIO / "converge.yml"), *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-
-
 @pytest.mark.parametrize(
     "extra, expected",
     [
@@ -118,7 +109,7 @@ def _converge(*extra):
 )
 def test_bad_variables_stop_the_play_before_any_change(host, extra, expected):
     before = _sql(host, "SELECT pg_postmaster_start_time()")
-    res = _converge(*extra)
+    res = playbook(SCENARIO / "converge.yml", *extra)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert expected in " ".join(out.split()), out[-3000:]

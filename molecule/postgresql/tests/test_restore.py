@@ -1,16 +1,19 @@
-"""Backups and point-in-time restore with pgBackRest, on the plain cluster (runs last: it rewinds the server)."""
+"""Backups and point-in-time restore with pgBackRest, on the plain cluster (phase 1, after the
+steady-state checks: it rewinds the server)."""
 import json
-import os
 import pathlib
 import re
-import subprocess
-import time
+
+import pytest
+
+from gwtest import playbook, wait_for
 
 testinfra_hosts = ["ansible://pg-single"]
+pytestmark = pytest.mark.phase(1)
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+SCENARIO = pathlib.Path(__file__).resolve().parents[1]
+ROOT = SCENARIO.parents[1]
 RESTORE = ROOT / "playbooks" / "postgresql_restore.yml"
-SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 
 
 def _sql(host, query, db="postgres"):
@@ -25,10 +28,15 @@ def _info(host):
     return json.loads(out.stdout)[0]
 
 
-def _playbook(path, *extra):
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
-    cmd = ["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), str(path), *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+def _now(host):
+    """The server's clock, as a timestamp PostgreSQL and pgBackRest read back."""
+    return _sql(host, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+
+
+def _wait_past(host, timestamp, seconds):
+    """Wait until the server's clock is `seconds` past `timestamp` (a bounded poll, not a sleep)."""
+    wait_for(lambda: _sql(host, f"SELECT clock_timestamp() > '{timestamp}'::timestamptz + interval '{seconds} seconds'") == "t",
+             60, 0.5, f"{seconds} s past {timestamp} on the server's clock")
 
 
 def _changed_tasks(out):
@@ -78,7 +86,7 @@ def test_the_timer_service_takes_a_differential_backup(host):
 
 def test_bad_restore_variables_stop_before_any_change(host):
     before = _sql(host, "SELECT pg_postmaster_start_time()")
-    res = _playbook(RESTORE, "-e", "postgresql_restore_target=yesterday")
+    res = playbook(RESTORE, "-e", "postgresql_restore_target=yesterday")
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "postgresql_restore_target must be a timestamp" in " ".join(out.split()), out[-3000:]
@@ -91,15 +99,15 @@ def test_point_in_time_restore_brings_back_a_dropped_database(host):
     _sql(host, "CREATE DATABASE restoredb")
     _sql(host, "CREATE TABLE probe (id int PRIMARY KEY, note text NOT NULL)", db="restoredb")
     _sql(host, "INSERT INTO probe SELECT g, 'before-target' FROM generate_series(1, 100) g", db="restoredb")
-    time.sleep(1.5)
-    target = _sql(host, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
-    time.sleep(1.5)
+    _wait_past(host, _now(host), 1.5)
+    target = _now(host)
+    _wait_past(host, target, 1.5)
     # after the target: a row that must disappear, then the destruction
     _sql(host, "INSERT INTO sales.orders (item) VALUES ('after-target')", db="appdb")
     _sql(host, "DROP DATABASE restoredb")
     assert _sql(host, "SELECT count(*) FROM pg_database WHERE datname = 'restoredb'") == "0"
 
-    res = _playbook(RESTORE, "-e", json.dumps({"postgresql_restore_target": target}))
+    res = playbook(RESTORE, "-e", json.dumps({"postgresql_restore_target": target}))
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
 
     assert _sql(host, "SELECT pg_is_in_recovery()") == "f"
@@ -112,7 +120,7 @@ def test_point_in_time_restore_brings_back_a_dropped_database(host):
 
 
 def test_rerun_after_restore_changes_nothing(host):
-    res = _playbook(SCENARIO / "converge.yml")
+    res = playbook(SCENARIO / "converge.yml")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-4000:]
     assert re.search(r"pg-single\s*:.*changed=0", out), _changed_tasks(out)

@@ -1,19 +1,19 @@
-"""Helpers for the cluster scenario: run commands in the test hosts through docker."""
+"""Helpers for the cluster scenario: run commands in the test hosts through docker (the
+generic ones: molecule/shared/gwtest.py)."""
 import json
-import os
 import pathlib
 import subprocess
-import time
+import sys
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
+from gwtest import playbook, pytest_collection_modifyitems, pytest_configure, secret, wait_for  # noqa: E402,F401
+
 NODES = ["pgc-1", "pgc-2", "pgc-3"]
-SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
-SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-
-
-def secret(name):
-    return (SECRETS / name).read_text().split()[0]
+SCENARIO = pathlib.Path(__file__).resolve().parents[1]
+# what a member that is restarting answers meanwhile (its psql or patronictl failing, or hanging)
+TRANSIENT = (AssertionError, subprocess.TimeoutExpired)
 
 
 def sh(node, cmd, timeout=120):
@@ -47,28 +47,8 @@ def app_sql(node, query, port=5432, hosts=None, timeout=30):
     return sh(node, f"PGPASSWORD='{secret('app')}' psql -X -At '{dsn}' -c \"{query}\"", timeout=timeout)
 
 
-def wait_for(predicate, timeout, interval=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
-
-
 def converge():
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
-    inv = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    return subprocess.run(["ansible-playbook", "-i", inv, str(SCENARIO / "converge.yml")],
-                          env=env, capture_output=True, text=True, timeout=1800, check=False)
-
-
-def playbook(path, *extra):
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
-    inv = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    return subprocess.run(["ansible-playbook", "-i", inv, str(path), *extra],
-                          env=env, capture_output=True, text=True, timeout=900, check=False)
+    return playbook(SCENARIO / "converge.yml", timeout=1800)
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,21 @@
-"""The cluster in steady state: replication, etcd, PgBouncer, TimescaleDB, metrics."""
+"""The cluster in steady state: replication, etcd, PgBouncer, TimescaleDB, metrics (phase 0:
+before the failover, restore and rolling restart tests)."""
 import re
 import time
 
-from conftest import NODES, app_sql, leader, local_sql, members, secret, sh, wait_for
+from conftest import NODES, TRANSIENT, app_sql, leader, local_sql, members, secret, sh, wait_for
 
 testinfra_hosts = ["ansible://pgc-1"]
 
 
 def test_one_leader_one_sync_standby_all_streaming(host):
-    ms = members()
-    roles = sorted(m["Role"] for m in ms)
-    assert roles == ["Leader", "Replica", "Sync Standby"], ms
-    assert all(m["State"] in ("running", "streaming") for m in ms), ms
+    # the converge's last restart may still settle (a replica reconnecting, the sync standby chosen)
+    def settled():
+        ms = members()
+        roles = sorted(m["Role"] for m in ms)
+        return roles == ["Leader", "Replica", "Sync Standby"] and all(m["State"] in ("running", "streaming") for m in ms)
+    wait_for(settled, 120, 2, "one leader, one sync standby, one replica, all running or streaming",
+             ignore=TRANSIENT, detail=members)
 
 
 def test_replication_slots_and_checksums(host):
@@ -29,8 +33,8 @@ def test_a_row_written_on_the_primary_is_read_on_both_replicas(host):
     replicas = [n for n in NODES if n not in leader()]
     assert len(replicas) == 2
     for r in replicas:
-        seen = wait_for(lambda r=r: local_sql(r, f"SELECT note FROM events WHERE id = {row_id}", db="appdb") == "replicated", 20)
-        assert seen, f"row {row_id} not on {r}"
+        wait_for(lambda r=r: local_sql(r, f"SELECT note FROM events WHERE id = {row_id}", db="appdb") == "replicated", 60,
+                 what=f"row {row_id} on {r}")
         assert local_sql(r, "SELECT pg_is_in_recovery()") == "t"
 
 
@@ -112,10 +116,11 @@ def _scrape_up(node, port, metric):
 def test_metrics_endpoints(host):
     # An exporter whose server restarted since its last scrape (Patroni restarts members for
     # pending settings, switchovers) reports *_up 0 on that scrape and reconnects for the next
-    # one, as Prometheus scrapes every few seconds: each must report up within 15 s.
+    # one, as Prometheus scrapes every few seconds: each must report up within a few scrapes
+    # (bounded generously: the machine may be loaded).
     for n in NODES:
-        assert wait_for(lambda n=n: _scrape_up(n, 9187, "pg_up"), 15, interval=2), n
-        assert wait_for(lambda n=n: _scrape_up(n, 9127, "pgbouncer_up"), 15, interval=2), n
+        wait_for(lambda n=n: _scrape_up(n, 9187, "pg_up"), 60, interval=2, what=f"pg_up 1 on {n}")
+        wait_for(lambda n=n: _scrape_up(n, 9127, "pgbouncer_up"), 60, interval=2, what=f"pgbouncer_up 1 on {n}")
         patroni = sh(n, f"curl -fsS --max-time 5 http://{n}:8008/metrics").stdout
         assert "patroni_postgres_running" in patroni, n
         # etcd's plain metrics listener (no client certificate needed to scrape it)
@@ -134,7 +139,8 @@ def test_patroni_health_checks_for_a_load_balancer(host):
 def test_haproxy_endpoints_reach_the_primary_and_the_replicas(host):
     primary = leader()[0]
     # HAProxy marks members up from Patroni's checks (fall/rise): give it a few intervals
-    assert wait_for(lambda: app_sql("pgc-1", "SELECT 1", hosts="pgc-svc", port=5000, timeout=10).returncode == 0, 30)
+    wait_for(lambda: app_sql("pgc-1", "SELECT 1", hosts="pgc-svc", port=5000, timeout=10).returncode == 0, 90,
+             what="a query through HAProxy's primary endpoint", ignore=TRANSIENT)
     out = app_sql("pgc-1", "INSERT INTO events (note) VALUES ('via-haproxy') RETURNING inet_server_addr()",
                   hosts="pgc-svc", port=5000)
     assert out.returncode == 0, out.stderr

@@ -1,15 +1,16 @@
 """A rerun of the play that changes a setting needing a restart: Patroni restarts the members
 one at a time, replicas first, each back and caught up before the next, and the primary stays
 where it is. The same run's TimescaleDB report is checked too, and then `--check --diff` on the
-converged cluster. Runs last: it leaves max_locks_per_transaction changed."""
+converged cluster. Runs last (phase 3): it leaves max_locks_per_transaction changed."""
 import json
 import re
 
 import pytest
 
-from conftest import NODES, SCENARIO, leader, local_sql, members, playbook
+from conftest import NODES, SCENARIO, TRANSIENT, leader, local_sql, members, playbook, wait_for
 
 testinfra_hosts = ["ansible://pgc-1"]
+pytestmark = pytest.mark.phase(3)
 
 
 def _started(node):
@@ -52,8 +53,9 @@ def test_a_restart_setting_rolls_replicas_first_one_at_a_time(host, rerun):
 
     # a planned restart is not a failover: same primary, replicas streaming again
     assert leader() == [primary]
-    ms = members()
-    assert all(m["State"] in ("running", "streaming") for m in ms), ms
+    # the replicas reconnect to the restarted primary on their own schedule
+    wait_for(lambda: all(m["State"] in ("running", "streaming") for m in members()), 120, 2,
+             "every member running or streaming", ignore=TRANSIENT, detail=members)
 
 
 def test_the_apache_edition_names_the_continuous_aggregates_it_does_not_create(host, rerun):

@@ -1,13 +1,17 @@
 """Backups to MinIO (S3) from whichever member is primary, then a point-in-time restore that
 rebuilds the whole Patroni cluster. Runs after the failover tests: the primary is not the
-member that took the first backup any more, and WAL from both timelines is in the repository."""
+member that took the first backup any more, and WAL from both timelines is in the repository
+(phase 2)."""
 import json
 import pathlib
 import time
 
-from conftest import NODES, app_sql, leader, local_sql, members, playbook, sh, wait_for
+import pytest
+
+from conftest import NODES, TRANSIENT, app_sql, leader, local_sql, members, playbook, sh, wait_for
 
 testinfra_hosts = ["ansible://pgc-1"]
+pytestmark = pytest.mark.phase(2)
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
@@ -54,7 +58,9 @@ def test_point_in_time_restore_rebuilds_the_cluster(host):
     assert diff.returncode == 0 and diff.stdout.strip() == "success", diff.stdout + diff.stderr
     assert "diff" in [b["type"] for b in _info(primary)["backup"]]
     target = local_sql(primary, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
-    time.sleep(2)
+    # the accident happens clearly after the target, by the server's own clock
+    wait_for(lambda: local_sql(primary, f"SELECT clock_timestamp() > '{target}'::timestamptz + interval '2 seconds'") == "t",
+             60, 0.5, "2 s past the restore target on the primary's clock")
     # the accident: after the target, the table is emptied and a row the restore must not bring back
     out = app_sql("pgc-1", "DELETE FROM events; INSERT INTO events (note) VALUES ('after-target')")
     assert out.returncode == 0, out.stderr
@@ -67,13 +73,16 @@ def test_point_in_time_restore_rebuilds_the_cluster(host):
     assert restored == [primary], members()
     assert local_sql(primary, f"SELECT count(*) FROM events WHERE note = '{tag}'", db="appdb") == "100"
     assert local_sql(primary, "SELECT count(*) FROM events WHERE note = 'after-target'", db="appdb") == "0"
-    # every member streams from the restored primary and has the rows
-    ms = members()
-    assert sorted(m["State"] for m in ms) == ["running", "streaming", "streaming"], ms
+    # every member streams from the restored primary (the playbook waited for them to run; a
+    # fresh replica may still be connecting) and has the rows
+    wait_for(lambda: sorted(m["State"] for m in members()) == ["running", "streaming", "streaming"], 180, 2,
+             "the restored leader running and both replicas streaming", ignore=TRANSIENT, detail=members)
     for n in NODES:
-        assert wait_for(lambda n=n: local_sql(n, f"SELECT count(*) FROM events WHERE note = '{tag}'", db="appdb") == "100", 60), n
+        wait_for(lambda n=n: local_sql(n, f"SELECT count(*) FROM events WHERE note = '{tag}'", db="appdb") == "100", 120, 2,
+                 f"the {tag} rows on {n}", ignore=TRANSIENT)
     # the restored cluster takes writes through the stable endpoint and archives again
-    assert wait_for(lambda: app_sql("pgc-1", "INSERT INTO events (note) VALUES ('after-restore')", hosts="pgc-svc", port=5000,
-                                    timeout=10).returncode == 0, 30)
+    wait_for(lambda: app_sql("pgc-1", "INSERT INTO events (note) VALUES ('after-restore')", hosts="pgc-svc", port=5000,
+                             timeout=10).returncode == 0, 90, 1, "a write through HAProxy's endpoint after the restore",
+             ignore=TRANSIENT)
     out = _pgbackrest(primary, "check")
     assert out.returncode == 0, out.stdout + out.stderr

@@ -4,26 +4,21 @@ The controller reaches the containers' addresses on the scenario's docker networ
 cluster-level tests use redis-py (with Sentinel discovery) from here; the per-host tests run
 redis-cli inside each container.
 """
-import os
-import pathlib
+import functools
 import subprocess
 import time
 
+import gwtest
 import redis
+from gwtest import secret  # noqa: F401 (the tests import it from here)
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-EPHEMERAL = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 NODES = ("redis-1", "redis-2", "redis-3")
 MASTER_NAME = "redis"
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
-
-
-def secret(name):
-    """A throwaway secret the converge generated under the ephemeral directory."""
-    return (EPHEMERAL / "secrets" / name).read_text(encoding="utf-8").strip()
 
 
 def container_address(name):
@@ -71,19 +66,9 @@ def primary_name(addresses):
     return names[0]
 
 
-def wait_for(predicate, timeout, interval=0.5, what="condition"):
-    """Poll predicate() until it returns a truthy value; bounded by timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (redis.RedisError, OSError) as exc:  # node restarting, failover under way
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+# gwtest.wait_for, where a refused or dropped connection (a node restarting, a failover under
+# way) counts as "not yet"
+wait_for = functools.partial(gwtest.wait_for, ignore=(redis.RedisError, OSError))
 
 
 _TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)

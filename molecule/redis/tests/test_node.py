@@ -1,9 +1,8 @@
 """Each node, from inside: services, what listens where, who may do what, metrics."""
 import re
 import shlex
-import time
 
-from redis_helpers import MASTER_NAME, secret
+from redis_helpers import MASTER_NAME, secret, wait_for
 
 testinfra_hosts = ["ansible://all"]
 
@@ -102,14 +101,14 @@ def test_exporter_reports_queue_and_stream_lengths(host):
     assert _cli(host, "LPUSH", "queue:jobs", "a", "b", "c", user="app", address=primary).rc == 0
     assert _cli(host, "XADD", "camera-frames", "*", "frame", "1", user="app", address=primary).rc == 0
     url = f"http://{_address(host)}:9121/metrics"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def scraped():
         body = host.run(f"curl -fsS --max-time 5 {url}").stdout
         lists = re.search(r'^redis_key_size\{db="db0",key="queue:jobs"\} (\d+)', body, re.M)
         streams = re.search(r'^redis_stream_length\{db="db0",stream="camera-frames"\} (\d+)', body, re.M)
-        if lists and streams or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+        return (body, lists, streams) if lists and streams else None
+    # the exporter reads the keys on a scrape after the writes reached this node (a replica)
+    body, lists, streams = wait_for(scraped, 90, 1, "queue:jobs and camera-frames lengths in the exporter's metrics")
     assert "\nredis_up 1" in body
     assert lists and int(lists.group(1)) >= 3, "no list length for queue:jobs"
     assert streams and int(streams.group(1)) >= 1, "no stream length for camera-frames"

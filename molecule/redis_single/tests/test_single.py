@@ -7,6 +7,8 @@ import os
 import pathlib
 import re
 import shlex
+import socket
+import ssl
 import subprocess
 import uuid
 
@@ -116,10 +118,114 @@ def test_tls_only_on_the_tls_host(host):
         with pytest.raises(redis.exceptions.ConnectionError):
             redis.Redis(host=_address(name), port=6379, username="app", password=_secret("redis_app_password"),
                         socket_timeout=3).ping()
-        handshake = host.run(f"timeout 5 openssl s_client -connect {_address(name)}:26379 </dev/null 2>&1")
-        assert "BEGIN CERTIFICATE" in handshake.stdout or "Verify return code" in handshake.stdout
     else:
         assert plain.stdout.strip() == "PONG"
+
+
+# --- TLS: a verified handshake, the deployed certificate, a command over it ----------------------
+TLS_DIR = "/etc/redis/tls"  # the role's <config dir>/tls for the redis flavour (redis_tls_*_content)
+SERVER_CN = "redis-single-tls"  # prepare.yml: the server certificate ...
+CA_CN = "groundwork molecule CA"  # ... and the CA that signed it
+PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def _resp(*args):
+    """One RESP command, as a client sends it."""
+    out = b"*%d\r\n" % len(args)
+    for arg in args:
+        arg = arg.encode() if isinstance(arg, str) else arg
+        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
+    return out
+
+
+def _read_lines(sock, count):
+    data = b""
+    while data.count(b"\r\n") < count:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n")[:count]
+
+
+def _handshake(address, port, cafile, server_hostname=None, commands=()):
+    """A TLS connection verified against cafile (None: the controller's system CAs), checking the
+    host name (the address, an IP SAN) too; runs commands and returns what the handshake gave."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    with socket.create_connection((address, port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_hostname or address) as tls:
+            tls.settimeout(5)
+            replies = []
+            for command in commands:
+                tls.sendall(_resp(*command))
+                replies.extend(_read_lines(tls, 1))
+            cert = tls.getpeercert()
+            return {"version": tls.version(), "cipher": tls.cipher(), "der": tls.getpeercert(binary_form=True),
+                    "subject": dict(rdn[0] for rdn in cert["subject"]),
+                    "issuer": dict(rdn[0] for rdn in cert["issuer"]), "replies": replies}
+
+
+def _s_client(host, address, port, cafile):
+    return host.run(f"timeout 10 openssl s_client -connect {address}:{port} -CAfile {cafile} "
+                    f"-verify_return_error -verify_ip {address} </dev/null 2>&1")
+
+
+def _dn(text):
+    return re.sub(r"\s*=\s*", "=", text.strip())  # OpenSSL 3.0 prints "CN = x", later ones "CN=x"
+
+
+@pytest.mark.parametrize("port", [6379, 26379], ids=["redis", "sentinel"])
+def test_tls_handshake_verifies_the_deployed_certificate(host, port):
+    name = _name(host)
+    address = _address(name)
+    ca = str(EPHEMERAL / "tls" / "ca.crt")
+    if name != TLS_HOST:
+        # no TLS here: a TLS client gets no handshake at all from the plaintext port
+        with pytest.raises((ssl.SSLError, ConnectionError, socket.timeout)):
+            _handshake(address, port, ca)
+        return
+
+    deployed = host.file(f"{TLS_DIR}/server.crt")
+    deployed_ca = host.file(f"{TLS_DIR}/ca.crt")
+    assert deployed.exists and deployed_ca.exists
+    assert deployed_ca.content_string.strip() == (EPHEMERAL / "tls" / "ca.crt").read_text().strip()
+    deployed_der = ssl.PEM_cert_to_DER_cert(PEM_CERT.search(deployed.content_string).group(0))
+
+    # from the controller: chain and host name verified against the scenario's CA
+    if port == 6379:
+        commands = [("AUTH", "app", _secret("redis_app_password")), ("PING",)]
+    else:
+        commands = [("AUTH", _secret("redis_sentinel_password")), ("PING",)]
+    got = _handshake(address, port, ca, commands=commands)
+    assert got["version"] in ("TLSv1.2", "TLSv1.3"), got["version"]
+    assert got["cipher"] and got["cipher"][0], got["cipher"]
+    assert got["der"] == deployed_der  # the port serves the certificate the role wrote
+    assert got["subject"] == {"commonName": SERVER_CN} and got["issuer"] == {"commonName": CA_CN}
+    assert got["replies"] == [b"+OK", b"+PONG"], got["replies"]
+
+    # ... and refused against another CA (the system's) or under another host name
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(address, port, None)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(address, port, ca, server_hostname="not-this-host.example")
+
+    # on the host, with OpenSSL and the CA the role deployed: verification must succeed, not
+    # merely complete (-verify_return_error aborts the handshake on any verification error)
+    out = _s_client(host, address, port, f"{TLS_DIR}/ca.crt")
+    text = out.stdout
+    assert out.rc == 0, text
+    assert re.search(r"^\s*Verify return code: 0 \(ok\)\s*$", text, re.M), text
+    negotiated = re.search(r"^New, (TLSv1\.[23]), Cipher is (\S+)\s*$", text, re.M)
+    assert negotiated and negotiated.group(2) != "(NONE)", text
+    assert _dn(re.search(r"^subject=(.*)$", text, re.M).group(1)) == f"CN={SERVER_CN}", text
+    assert _dn(re.search(r"^issuer=(.*)$", text, re.M).group(1)) == f"CN={CA_CN}", text
+    assert ssl.PEM_cert_to_DER_cert(PEM_CERT.search(text).group(0)) == deployed_der
+
+    # the same with the system CA bundle instead: the handshake is refused
+    wrong = _s_client(host, address, port, "/etc/ssl/certs/ca-certificates.crt")
+    assert wrong.rc != 0, wrong.stdout
+    assert "Verify return code: 0 (ok)" not in wrong.stdout
 
 
 def test_exporter_sees_the_server(host):

@@ -1,6 +1,7 @@
 """The haproxy role's failover notifier (roles/haproxy/files/haproxy-failover-notifier.py):
 its parser on HAProxy's own wording, the webhook retries against a local HTTP server, and a
-whole run of main() over a stand-in journalctl that replays recorded journal entries."""
+whole run of main() over a stand-in journalctl that replays journal entries written by hand in
+HAProxy's wording (not captured from a running HAProxy)."""
 import http.server
 import importlib.util
 import json

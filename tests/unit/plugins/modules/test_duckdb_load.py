@@ -54,6 +54,32 @@ def create_tables(database):
         assert run_module(duckdb_table, params)["changed"]
 
 
+# The module returns times rounded to the microsecond and rates rounded to 0.1 row/s, each
+# rate computed from the UNROUNDED time. Recomputing a rate from a returned time can
+# therefore only be compared within the error those two roundings allow: the true time lies
+# within half a microsecond of the returned one, and the rate within 0.05 of rows / true time.
+# (On a fast machine a 2,000-row load takes ~0.016 s, where half a microsecond already moves
+# the rate by ~4 rows/s: an exact or "< 1" comparison fails there.)
+TIME_HALF_STEP = 0.5e-6
+RATE_HALF_STEP = 0.05
+
+
+def assert_rate_matches(rows, seconds, rate):
+    assert seconds > TIME_HALF_STEP, seconds
+    low = rows / (seconds + TIME_HALF_STEP) - RATE_HALF_STEP
+    high = rows / (seconds - TIME_HALF_STEP) + RATE_HALF_STEP
+    # 1e-12: room for float arithmetic in the bounds themselves, nothing more
+    assert low * (1 - 1e-12) <= rate <= high * (1 + 1e-12), (rows, seconds, rate, low, high)
+
+
+def test_assert_rate_matches_rejects_a_wrong_rate():
+    assert_rate_matches(2000, 0.016373, 122153.4)  # the case that failed an exact comparison
+    with pytest.raises(AssertionError):
+        assert_rate_matches(2000, 0.016373, 122160.0)  # outside the rounding error
+    with pytest.raises(AssertionError):
+        assert_rate_matches(2000, 0.016373, 2000 / 0.016373 * 1.001)
+
+
 def count(path, table):
     conn = duckdb.connect(path, read_only=True)
     try:
@@ -102,8 +128,9 @@ def test_load_each_format_with_correct_counts(db, dataset, fmt):
         assert result["seconds"] > 0 and result["rows_per_second"] > 0
         # durable time (commit + checkpoint included) is never shorter than the INSERT alone
         assert result["seconds"] >= result["insert_seconds"] > 0
-        assert result["rows_per_second"] == round(expected / result["seconds"], 1) or \
-            abs(result["rows_per_second"] - expected / result["seconds"]) < 1
+        assert_rate_matches(expected, result["seconds"], result["rows_per_second"])
+        assert_rate_matches(expected, result["insert_seconds"], result["insert_rows_per_second"])
+        assert_rate_matches(expected, result["files"][0]["seconds"], result["files"][0]["rows_per_second"])
         assert not os.path.exists(db + ".wal")  # checkpointed
         assert result["files"][0]["sha256"] == hashlib.sha256(pathlib.Path(src).read_bytes()).hexdigest()
         assert count(db, "forensics.%s" % table["name"]) == expected

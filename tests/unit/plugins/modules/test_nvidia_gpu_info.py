@@ -1,5 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nvidia_gpu_info run as Ansible runs it, with a fake nvidia-smi replaying recorded output."""
+"""nvidia_gpu_info run as Ansible runs it, with a fake nvidia-smi printing hand-written output
+(fixtures/nvidia_smi: written in nvidia-smi's formats, not captured from a GPU)."""
 import pathlib
 
 from test_haproxy_weights import run_module  # same directory; pytest puts it on sys.path

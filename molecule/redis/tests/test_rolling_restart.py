@@ -1,23 +1,22 @@
 """playbooks/redis_rolling_restart.yml, gated by the failover_check module: it refuses to
 start while a member is down, and on a whole group restarts every node, replicas first, hands
-the primary role over through Sentinel, and keeps every acknowledged write."""
-import os
+the primary role over through Sentinel, and keeps every acknowledged write. Destructive:
+phase 1, after the steady-state checks and before the failover."""
 import pathlib
 import subprocess
-import sys
 import threading
 
+import pytest
+
+from gwtest import playbook
 from redis_helpers import MASTER_NAME, NODES, acked_writer, node_client, primary_name, sentinel, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.phase(1)
 
 
 def _playbook():
-    return subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-         str(ROOT / "playbooks" / "redis_rolling_restart.yml")],
-        capture_output=True, text=True, timeout=900, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
-    )
+    return playbook(ROOT / "playbooks" / "redis_rolling_restart.yml")
 
 
 def _run_ids(addresses):
@@ -32,7 +31,7 @@ def _whole(addresses):
 
 
 def test_gate_refuses_to_start_with_a_member_down(addresses):
-    wait_for(lambda: _whole(addresses), 60, 1, "a whole group")
+    wait_for(lambda: _whole(addresses), 120, 1, "a whole group")
     replica = next(n for n in NODES if n != primary_name(addresses))
     before = _run_ids(addresses)
     subprocess.run(["docker", "exec", replica, "systemctl", "stop", "redis-server"], check=True, timeout=60)
@@ -46,7 +45,7 @@ def test_gate_refuses_to_start_with_a_member_down(addresses):
         assert others == {n: before[n] for n in others}
     finally:
         subprocess.run(["docker", "exec", replica, "systemctl", "start", "redis-server"], check=True, timeout=60)
-    wait_for(lambda: _whole(addresses), 60, 1, f"{replica} back in the group")
+    wait_for(lambda: _whole(addresses), 120, 1, f"{replica} back in the group")
 
 
 def test_rolling_restart_restarts_every_node_and_hands_the_primary_over(addresses):
@@ -57,7 +56,7 @@ def test_rolling_restart_restarts_every_node_and_hands_the_primary_over(addresse
                               kwargs={"prefix": "rolling"}, daemon=True)
     writer.start()
     try:
-        wait_for(lambda: len(acked) >= 100, 60, 0.1, "100 acknowledged writes before the restart")
+        wait_for(lambda: len(acked) >= 100, 120, 0.1, "100 acknowledged writes before the restart")
         run = _playbook()
     finally:
         stop.set()
@@ -72,7 +71,7 @@ def test_rolling_restart_restarts_every_node_and_hands_the_primary_over(addresse
     assert "Gate after the planned failover" in run.stdout
     new_primary = primary_name(addresses)
     assert new_primary != old_primary
-    wait_for(lambda: _whole(addresses), 60, 1, "a whole group after the restart")
+    wait_for(lambda: _whole(addresses), 120, 1, "a whole group after the restart")
     assert node_client(addresses[old_primary]).execute_command("ROLE")[0] == "slave"
     # every write acknowledged by a replica (WAIT 1) during the restart is still there
     admin = node_client(addresses[new_primary])
