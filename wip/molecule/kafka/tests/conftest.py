@@ -1,0 +1,83 @@
+"""Fixtures and helpers of the kafka scenario's tests (generic helpers: molecule/shared/gwtest.py).
+
+The clients are the Kafka console tools inside the test hosts (the distribution the role
+installed), with client settings of their own: TLS verified against the scenario's platform
+CA, SCRAM as the user under test.
+"""
+import os
+import pathlib
+import sys
+
+import pytest
+import testinfra
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
+from gwtest import pytest_collection_modifyitems, pytest_configure, secret, wait_for  # noqa: E402,F401
+
+NODES = ("kafka-1", "kafka-2", "kafka-3")
+HOME = "/opt/kafka/current"
+TOPICS = {"camera-events": 3, "vehicle-detections": 3, "alerts": 1}
+
+
+def host_of(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+def address(host):
+    return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
+
+
+class Client:
+    """The Kafka CLI on one host as one SCRAM user (settings in /root/client-USER.properties)."""
+
+    def __init__(self, host, user, password, bootstrap):
+        self.host = host
+        self.user = user
+        self.bootstrap = bootstrap
+        self.config = f"/root/client-{user}.properties"
+        host.run(
+            f"umask 077; cat > {self.config} <<'EOF'\n"
+            "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{user}" password="{password}";\n'
+            "ssl.truststore.type=PEM\nssl.truststore.location=/etc/kafka/tls/ca.crt\n"
+            "acks=all\nenable.idempotence=true\n"
+            "EOF"
+        )
+
+    def produce(self, topic, lines):
+        payload = "\\n".join(lines)
+        return self.host.run(
+            f"printf '{payload}\\n' | {HOME}/bin/kafka-console-producer.sh --bootstrap-server {self.bootstrap} "
+            f"--producer.config {self.config} --topic {topic}")
+
+    def consume(self, topic, count, group, timeout_ms=30000):
+        return self.host.run(
+            f"{HOME}/bin/kafka-console-consumer.sh --bootstrap-server {self.bootstrap} --consumer.config {self.config} "
+            f"--topic {topic} --group {group} --from-beginning --max-messages {count} --timeout-ms {timeout_ms}")
+
+    def topics(self, *args):
+        return self.host.run(f"{HOME}/bin/kafka-topics.sh --bootstrap-server {self.bootstrap} "
+                             f"--command-config {self.config} " + " ".join(args))
+
+
+@pytest.fixture(scope="session")
+def hosts():
+    return {n: host_of(n) for n in NODES}
+
+
+@pytest.fixture(scope="session")
+def addresses(hosts):
+    return {n: address(h) for n, h in hosts.items()}
+
+
+@pytest.fixture(scope="session")
+def app(hosts, addresses):
+    """name -> a client for the user app on that node, bootstrapping from that node."""
+    pw = secret("kafka_app_password")
+    return {n: Client(hosts[n], "app", pw, f"{addresses[n]}:9092") for n in NODES}
+
+
+@pytest.fixture(scope="session")
+def admin(hosts, addresses):
+    return Client(hosts["kafka-1"], "kafka-admin", secret("kafka_admin_password"), f"{addresses['kafka-1']}:9092")

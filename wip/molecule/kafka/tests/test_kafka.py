@@ -1,0 +1,181 @@
+"""The kafka scenario: a real client over TLS+SCRAM, ACLs, topics, storage safety, broker
+loss and the gated rolling restart. UNVERIFIED: written without running (see wip/README.md)."""
+import os
+import pathlib
+import re
+import time
+import uuid
+
+import pytest
+from conftest import HOME, NODES, TOPICS, Client
+from gwtest import playbook, secret, wait_for
+
+SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+ROLLING = SCENARIO.parents[1] / "playbooks" / "kafka_rolling_restart.yml"
+
+
+def _started(host):
+    return host.run("systemctl show -p ExecMainStartTimestampMonotonic kafka").stdout
+
+
+# --- phase 0: steady state -----------------------------------------------------------------
+
+def test_every_node_runs_as_kafka_with_a_hardened_unit(hosts):
+    for h in hosts.values():
+        svc = h.service("kafka")
+        assert svc.is_running and svc.is_enabled
+        assert h.process.filter(user="kafka", comm="java")
+        assert h.run("systemctl show -p ProtectSystem --value kafka").stdout.strip() == "strict"
+        assert h.file("/etc/kafka/server.properties").mode == 0o640
+
+
+def test_message_produced_on_one_broker_is_consumed_from_another(app):
+    marker = uuid.uuid4().hex
+    out = app["kafka-1"].produce("camera-events", [f"event-{marker}"])
+    assert out.rc == 0, out.stderr
+    got = app["kafka-3"].consume("camera-events", 1000, f"app-{marker}", timeout_ms=20000)
+    assert f"event-{marker}" in got.stdout, got.stderr[-2000:]
+
+
+def test_a_user_without_acl_is_refused(hosts, addresses):
+    stranger = Client(hosts["kafka-2"], "stranger", secret("kafka_stranger_password"), f"{addresses['kafka-2']}:9092")
+    out = stranger.produce("camera-events", ["should-not-land"])
+    assert "TopicAuthorizationException" in out.stdout + out.stderr or "Not authorized" in out.stdout + out.stderr
+
+
+def test_plaintext_and_wrong_password_are_refused(hosts, addresses):
+    h = hosts["kafka-1"]
+    bad = Client(h, "app", "wrong-password-123", f"{addresses['kafka-1']}:9092")
+    out = bad.topics("--list")
+    assert out.rc != 0 and "Authentication failed" in out.stdout + out.stderr
+
+
+def test_topics_match_the_declaration(admin):
+    out = admin.topics("--describe", "--exclude-internal")
+    assert out.rc == 0, out.stderr
+    for name, partitions in TOPICS.items():
+        m = re.search(rf"Topic: {name}\tTopicId: \S+\tPartitionCount: (\d+)\tReplicationFactor: (\d+)\tConfigs: (.*)", out.stdout)
+        assert m, out.stdout
+        assert int(m.group(1)) == partitions and int(m.group(2)) == 2
+        assert "retention.ms=604800000" in m.group(3)
+
+
+def test_metrics_give_the_alert_rules_names(hosts, addresses):
+    for n, h in hosts.items():
+        text = h.run(f"curl -s --max-time 5 http://{addresses[n]}:7071/metrics").stdout
+        for name in ("kafka_server_replicamanager_underreplicatedpartitions", "kafka_controller_kafkacontroller_activecontrollercount",
+                     "kafka_server_brokertopicmetrics_totalproducerequests_total"):
+            assert re.search(rf"^{name}(\{{.*\}})? ", text, re.M), (n, name)
+
+
+def test_every_node_is_a_voter_of_the_quorum(admin):
+    out = admin.host.run(f"{HOME}/bin/kafka-metadata-quorum.sh --bootstrap-server {admin.bootstrap} "
+                         f"--command-config {admin.config} describe --status")
+    assert out.rc == 0, out.stderr
+    voters = re.search(r"CurrentVoters:\s*(.*)", out.stdout).group(1)
+    assert all(f'"id": {i}' in voters or f'"id":{i}' in voters for i in (1, 2, 3)), voters
+
+
+# --- phase 1: reruns and storage safety ----------------------------------------------------
+
+@pytest.mark.phase(1)
+def test_storage_is_never_reformatted(hosts):
+    h = hosts["kafka-2"]
+    meta = "/var/lib/kafka/data/meta.properties"
+    before = h.file(meta).content_string
+    h.run(f"mv {meta} /root/meta.properties.bak")
+    try:
+        res = playbook(SCENARIO / "converge.yml", "--tags", "kafka")
+        out = res.stdout + res.stderr
+        assert res.returncode != 0
+        assert "has no meta.properties but is not empty" in " ".join(out.split())
+        assert not h.file(meta).exists
+    finally:
+        h.run(f"mv /root/meta.properties.bak {meta}")
+    res = playbook(SCENARIO / "converge.yml", "--tags", "kafka")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert h.file(meta).content_string == before
+    assert re.search(r"kafka-2\s*:.*changed=0", res.stdout), res.stdout[-2000:]
+
+
+@pytest.mark.phase(1)
+@pytest.mark.parametrize("extra, expected", [
+    (['{"kafka_client_listener": "NOPE"}'], "kafka_client_listener is 'NOPE'"),
+    (['{"kafka_topics": [{"name": "alerts", "partitions": 1, "replication_factor": 4}]}'], "kafka_topics[0] ('alerts')"),
+    (['{"kafka_topics": [{"name": "alerts", "partitions": 1, "replication_factor": 2, "configs": {"retention.ms": -5}}]}'],
+     "kafka_topics[0] ('alerts')"),
+    (['{"kafka_topics": [{"name": "camera-events", "partitions": 1, "replication_factor": 2}]}'],
+     "partitions 1 is below the topic's current 3"),
+], ids=["unknown-listener", "rf-above-brokers", "negative-retention", "partition-decrease"])
+def test_bad_input_stops_before_any_change(hosts, extra, expected):
+    before = {n: _started(h) for n, h in hosts.items()}
+    res = playbook(SCENARIO / "converge.yml", "--tags", "kafka", "-e", *extra)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert expected in " ".join(out.split()), out[-3000:]
+    for n in NODES:
+        assert re.search(rf"{n}\s*:.*changed=0", out), out[-2000:]
+    assert {n: _started(h) for n, h in hosts.items()} == before
+    assert secret("kafka_admin_password") not in out
+
+
+# --- phase 2: losing a broker, rolling restart ------------------------------------------------
+
+def _producer(client, topic, count, tag):
+    """Start a background producer of `count` numbered records (acks=all, idempotent)."""
+    client.host.run(
+        f"nohup sh -c 'seq 1 {count} | sed s/^/{tag}-/ | {HOME}/bin/kafka-console-producer.sh "
+        f"--bootstrap-server {client.bootstrap} --producer.config {client.config} --topic {topic} "
+        f"--producer-property delivery.timeout.ms=120000 --producer-property retries=2147483647 "
+        f"> /root/{tag}.out 2> /root/{tag}.err; echo $? > /root/{tag}.rc' >/dev/null 2>&1 &")
+
+
+def _consumed(client, topic, tag, count):
+    out = client.consume(topic, 1_000_000, f"app-check-{tag}-{uuid.uuid4().hex[:6]}", timeout_ms=20000)
+    return {line for line in out.stdout.splitlines() if line.startswith(tag + "-")}
+
+
+@pytest.mark.phase(2)
+def test_a_killed_broker_loses_no_acknowledged_message(hosts, app):
+    tag = "kill" + uuid.uuid4().hex[:6]
+    _producer(app["kafka-1"], "camera-events", 20000, tag)
+    time.sleep(1)  # let the producer start before the kill
+    hosts["kafka-3"].run("systemctl kill -s KILL kafka")
+    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
+    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0", hosts["kafka-1"].file(f"/root/{tag}.err").content_string[-2000:]
+    wait_for(lambda: hosts["kafka-3"].service("kafka").is_running, 120, what="systemd to restart kafka-3")
+    got = _consumed(app["kafka-2"], "camera-events", tag, 20000)
+    assert len(got) == 20000
+
+
+@pytest.mark.phase(2)
+def test_rerun_after_a_broker_came_back_changes_nothing(hosts):
+    res = playbook(SCENARIO / "converge.yml")
+    assert res.returncode == 0, res.stdout[-3000:]
+    for n in NODES:
+        assert re.search(rf"{n}\s*:.*changed=0", res.stdout), res.stdout[-2000:]
+
+
+@pytest.mark.phase(3)
+def test_rolling_restart_with_a_producer_running_loses_nothing(hosts, app):
+    tag = "roll" + uuid.uuid4().hex[:6]
+    before = {n: _started(h) for n, h in hosts.items()}
+    _producer(app["kafka-1"], "vehicle-detections", 50000, tag)
+    res = playbook(ROLLING)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert all(_started(h) != before[n] for n, h in hosts.items())
+    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
+    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0"
+    assert len(_consumed(app["kafka-2"], "vehicle-detections", tag, 50000)) == 50000
+
+
+@pytest.mark.phase(4)
+def test_rolling_restart_stops_when_a_gate_fails(hosts):
+    hosts["kafka-3"].run("systemctl stop kafka")
+    try:
+        before = {n: _started(h) for n, h in hosts.items() if n != "kafka-3"}
+        res = playbook(ROLLING, "-e", "kafka_rolling_restart_timeout=20")
+        assert res.returncode != 0
+        assert {n: _started(hosts[n]) for n in before} == before
+    finally:
+        hosts["kafka-3"].run("systemctl start kafka")
