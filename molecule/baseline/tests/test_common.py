@@ -1,4 +1,4 @@
-"""Verify the common role on a real test host."""
+"""Verify the common role (the baseline scenario) on a real test host."""
 import re
 
 import pytest
@@ -37,7 +37,7 @@ def test_every_inventory_host_resolves_to_its_address(host):
     own = host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
     me = host.run("hostname").stdout.strip()
     assert host.run(f"getent hosts {me}").stdout.split()[0] == own
-    peers = {"common-bookworm", "common-trixie"} - {me}
+    peers = {"baseline-bookworm", "baseline-trixie"} - {me}
     for peer in peers:
         addr = host.run(f"getent hosts {peer}").stdout.split()[0]
         assert addr != own and addr.count(".") == 3

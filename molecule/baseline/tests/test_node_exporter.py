@@ -1,4 +1,4 @@
-"""Verify node_exporter by scraping its real metrics endpoint."""
+"""Verify node_exporter (the baseline scenario) by scraping its real metrics endpoint."""
 testinfra_hosts = ["ansible://all"]
 
 
@@ -39,6 +39,6 @@ def test_textfile_collector_reads_other_roles_metrics(host):
 
 def test_a_peer_can_scrape_it(host):
     me = host.run("hostname").stdout.strip()
-    peer = "nodeexp-trixie" if me == "nodeexp-bookworm" else "nodeexp-bookworm"
+    peer = "baseline-trixie" if me == "baseline-bookworm" else "baseline-bookworm"
     out = host.run(f"curl -fsS --max-time 5 http://{peer}:9100/metrics")
     assert out.rc == 0 and "node_exporter_build_info" in out.stdout
