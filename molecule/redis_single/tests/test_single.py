@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import redis
+from gwtest import secret
 from redis.sentinel import Sentinel
 
 testinfra_hosts = ["ansible://all"]
@@ -24,8 +25,6 @@ FLAVOR = {"redis-single-valkey": "valkey", TLS_HOST: "redis"}
 GROUP = {"redis-single-valkey": "single_valkey", TLS_HOST: "single_redis"}
 
 
-def _secret(name):
-    return (EPHEMERAL / "secrets" / name).read_text(encoding="utf-8").strip()
 
 
 def _name(host):
@@ -45,7 +44,7 @@ def _tls(name):
 def _cli(host, *args, user="admin", password=None, port=6379, tls=None):
     name = _name(host)
     flavor = FLAVOR[name]
-    password = password if password is not None else _secret(f"redis_{user}_password")
+    password = password if password is not None else secret(f"redis_{user}_password")
     tls = (name == TLS_HOST) if tls is None else tls
     parts = [f"REDISCLI_AUTH={shlex.quote(password)}" if password else "", "timeout 10", f"{flavor}-cli",
              "--no-auth-warning", f"--tls --cacert /etc/{flavor}/tls/ca.crt" if tls else "",
@@ -54,7 +53,7 @@ def _cli(host, *args, user="admin", password=None, port=6379, tls=None):
 
 
 def _client(name, user="app"):
-    return redis.Redis(host=_address(name), port=6379, username=user, password=_secret(f"redis_{user}_password"),
+    return redis.Redis(host=_address(name), port=6379, username=user, password=secret(f"redis_{user}_password"),
                        socket_timeout=3, socket_connect_timeout=3, decode_responses=True, **_tls(name))
 
 
@@ -99,13 +98,13 @@ def test_default_user_is_refused(host):
 
 def test_sentinel_finds_the_primary(host):
     name = _name(host)
-    kwargs = {"password": _secret("redis_sentinel_password"), "socket_timeout": 3, **_tls(name)}
+    kwargs = {"password": secret("redis_sentinel_password"), "socket_timeout": 3, **_tls(name)}
     s = Sentinel([(_address(name), 26379)], sentinel_kwargs=kwargs, username="app",
-                 password=_secret("redis_app_password"), socket_timeout=3, decode_responses=True, **_tls(name))
+                 password=secret("redis_app_password"), socket_timeout=3, decode_responses=True, **_tls(name))
     assert s.discover_master(GROUP[name]) == (_address(name), 6379)
     master = s.master_for(GROUP[name])
     assert master.set("through-sentinel", "1") and master.get("through-sentinel") == "1"
-    assert _cli(host, "SENTINEL", "CKQUORUM", GROUP[name], user=None, password=_secret("redis_sentinel_password"),
+    assert _cli(host, "SENTINEL", "CKQUORUM", GROUP[name], user=None, password=secret("redis_sentinel_password"),
                 port=26379).stdout.startswith("OK 1 usable Sentinels")
 
 
@@ -116,7 +115,7 @@ def test_tls_only_on_the_tls_host(host):
         assert "PONG" not in plain.stdout
         assert _cli(host, "PING").stdout.strip() == "PONG"
         with pytest.raises(redis.exceptions.ConnectionError):
-            redis.Redis(host=_address(name), port=6379, username="app", password=_secret("redis_app_password"),
+            redis.Redis(host=_address(name), port=6379, username="app", password=secret("redis_app_password"),
                         socket_timeout=3).ping()
     else:
         assert plain.stdout.strip() == "PONG"
@@ -194,9 +193,9 @@ def test_tls_handshake_verifies_the_deployed_certificate(host, port):
 
     # from the controller: chain and host name verified against the scenario's CA
     if port == 6379:
-        commands = [("AUTH", "app", _secret("redis_app_password")), ("PING",)]
+        commands = [("AUTH", "app", secret("redis_app_password")), ("PING",)]
     else:
-        commands = [("AUTH", _secret("redis_sentinel_password")), ("PING",)]
+        commands = [("AUTH", secret("redis_sentinel_password")), ("PING",)]
     got = _handshake(address, port, ca, commands=commands)
     assert got["version"] in ("TLSv1.2", "TLSv1.3"), got["version"]
     assert got["cipher"] and got["cipher"][0], got["cipher"]
