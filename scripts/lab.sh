@@ -9,6 +9,7 @@ case "${1:-up}" in
     log "creating the lab hosts"
     ansible-playbook -i "$INV" scripts/lab/up.yml
     log "running site.yml on them"
+    use_mitogen
     ansible-playbook -i "$INV" playbooks/site.yml
     ;;
   down)

@@ -26,3 +26,14 @@ use_project_env() {
   export ANSIBLE_COLLECTIONS_PATH="$GW_ROOT/build/collections"
   export ANSIBLE_CONFIG="$GW_ROOT/ansible.cfg"
 }
+
+# Mitogen's linear strategy (requirements.txt): the same task order and results as Ansible's
+# linear strategy, with one persistent Python interpreter per host instead of a new process
+# and a module transfer per task. It takes over the connection types it knows by their short
+# names (docker, ssh, local), hence `ansible_connection: docker` in the lab's inventory.
+# GW_STRATEGY=linear keeps Ansible's own.
+use_mitogen() {
+  [ "${GW_STRATEGY:-mitogen_linear}" != linear ] || return 0
+  ANSIBLE_STRATEGY_PLUGINS="$("$GW_ROOT/.venv/bin/python" -c 'import ansible_mitogen, os; print(os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"))')"
+  export ANSIBLE_STRATEGY_PLUGINS ANSIBLE_STRATEGY="${GW_STRATEGY:-mitogen_linear}"
+}

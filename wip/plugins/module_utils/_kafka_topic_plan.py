@@ -12,9 +12,8 @@
   variable;
 - commands(): the plan -> argv lists for the Kafka CLI tools.
 
-The parsers were written against hand-written samples of the Kafka 4.x tools' output (see
-tests/unit/plugins/module_utils/test_kafka_topic_plan.py), not recorded from a live broker:
-check them against a real one before relying on them.
+The parsers are tested against output recorded from a real Kafka 4.3.1 broker
+(tests/unit/fixtures/kafka-4.3.1/, see its README for the exact commands).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -222,6 +221,12 @@ def parse_topics_describe(text):
 
     Each topic: topic_id, partitions (count), replication_factor, configs (the Configs: field),
     partition_details: [{partition, leader (None when offline), replicas, isr}].
+
+    The Configs: field lists every config of the topic that is not a Kafka default: its overrides
+    AND the broker's static settings (Kafka 4.3.1 prints e.g. ``min.insync.replicas=1,
+    retention.ms=604800000,unclean.leader.election.enable=false`` for a topic whose only override
+    is retention.ms). It is informational; the plan compares the overrides that
+    parse_configs_describe() reads.
     """
     topics = {}
     current = None
@@ -286,8 +291,10 @@ def parse_configs_describe(text):
 def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", purge_configs=False):
     """Compare validated topics (validate_topics) with what Kafka has.
 
-    actual_topics: parse_topics_describe(); actual_configs: parse_configs_describe() (falls back
-    to the Configs: field of the topics' describe). Returns {"changed", "topics": [...],
+    actual_topics: parse_topics_describe(); actual_configs: parse_configs_describe(), the topics'
+    overrides (a topic missing from it, e.g. created between the two reads, counts as having none;
+    the Configs: field of the topics' describe is NOT used: it also holds the broker's static
+    settings, which are not overrides and must never be purged). Returns {"changed", "topics": [...],
     "diff": {"before", "after"}}; each topic: name, action (none, create, update, delete),
     changes (human-readable), add_partitions (new count or None), set_configs, delete_configs,
     and for create: partitions, replication_factor, configs.
@@ -304,7 +311,7 @@ def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", 
         name = t["name"]
         ref = _ref(var_name, t.get("index", 0), name)
         have = actual_topics.get(name)
-        have_configs = actual_configs.get(name, have["configs"] if have else {})
+        have_configs = actual_configs.get(name, {})
         if have is not None:
             before[name] = {"partitions": have["partitions"], "replication_factor": have["replication_factor"],
                             "configs": dict(sorted(have_configs.items()))}

@@ -49,11 +49,11 @@ class Client:
         payload = "\\n".join(lines)
         return self.host.run(
             f"printf '{payload}\\n' | {HOME}/bin/kafka-console-producer.sh --bootstrap-server {self.bootstrap} "
-            f"--producer.config {self.config} --topic {topic}")
+            f"--command-config {self.config} --topic {topic}")
 
     def consume(self, topic, count, group, timeout_ms=30000):
         return self.host.run(
-            f"{HOME}/bin/kafka-console-consumer.sh --bootstrap-server {self.bootstrap} --consumer.config {self.config} "
+            f"{HOME}/bin/kafka-console-consumer.sh --bootstrap-server {self.bootstrap} --command-config {self.config} "
             f"--topic {topic} --group {group} --from-beginning --max-messages {count} --timeout-ms {timeout_ms}")
 
     def topics(self, *args):

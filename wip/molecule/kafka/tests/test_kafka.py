@@ -125,8 +125,8 @@ def _producer(client, topic, count, tag):
     """Start a background producer of `count` numbered records (acks=all, idempotent)."""
     client.host.run(
         f"nohup sh -c 'seq 1 {count} | sed s/^/{tag}-/ | {HOME}/bin/kafka-console-producer.sh "
-        f"--bootstrap-server {client.bootstrap} --producer.config {client.config} --topic {topic} "
-        f"--producer-property delivery.timeout.ms=120000 --producer-property retries=2147483647 "
+        f"--bootstrap-server {client.bootstrap} --command-config {client.config} --topic {topic} "
+        f"--command-property delivery.timeout.ms=120000 --command-property retries=2147483647 "
         f"> /root/{tag}.out 2> /root/{tag}.err; echo $? > /root/{tag}.rc' >/dev/null 2>&1 &")
 
 

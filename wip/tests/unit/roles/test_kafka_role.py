@@ -1,18 +1,31 @@
-"""Static checks of the parked kafka role (wip/roles/kafka): pins, argument spec, JMX rules.
+"""Static checks of the parked kafka role (wip/roles/kafka): pins, argument spec, JMX rules, and
+the role's Jinja parsing of tool output, on output RECORDED from a real Kafka 4.3.1 broker
+(tests/unit/fixtures/kafka-4.3.1/, its README names the commands).
 
-The JMX test applies the rules file the way the Prometheus JMX exporter does (first matching
-pattern wins, $N substituted, lowercaseOutputName) to HAND-WRITTEN MBean strings in the
-exporter's "domain<key=value, ...><>Attribute" form, and checks the names the platform's
-alert rules use come out. It does not replace scraping a real broker (see wip/README.md).
+- The JMX rules: the recorded /metrics scrape (jmx_prometheus_javaagent 1.0.1 with the role's
+  rules file on a Kafka 4.3.1 broker) holds every metric name the platform's Kafka alert and queue
+  rules use, with the labels those rules expect. A second test applies the rules file the way the
+  exporter does (first matching pattern wins, $N substituted, lowercaseOutputName) to HAND-WRITTEN
+  MBean strings in the exporter's "domain<key=value, ...><>Attribute" form; each hand-written bean
+  is checked against the MBean the recorded scrape's HELP line names.
+- The meta.properties parsing and checks (tasks/cluster_id.yml), the gate (tasks/gate.yml), the ACL check (tasks/acls.yml) and the SCRAM user check
+  (tasks/users.yml): their own expressions, read from the task files and evaluated with Ansible's
+  templar against the recorded output.
 """
 import pathlib
 import re
 
+import pytest
 import yaml
 
 WIP = pathlib.Path(__file__).resolve().parents[3]
 ROOT = WIP.parent
 ROLE = WIP / "roles" / "kafka"
+FIXTURES = WIP / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
+
+
+def _recorded(name):
+    return (FIXTURES / name).read_text(encoding="utf-8")
 
 
 def _load(path):
@@ -65,8 +78,69 @@ def _alert_metric_names():
     return names
 
 
+def _samples(text):
+    """Prometheus text format -> [(name, {label: value}, value)] (no escapes in these labels)."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        out.append((m.group(1), labels, float(m.group(3))))
+    return out
+
+
+def test_recorded_scrape_has_every_name_the_alert_rules_use():
+    samples = _samples(_recorded("metrics_alert_series.txt"))
+    names = {n for n, _, _ in samples}
+    wanted = _alert_metric_names()
+    assert len(wanted) == 8, sorted(wanted)
+    assert wanted <= names, sorted(wanted - names)
+    by_name = {}
+    for n, labels, value in samples:
+        by_name.setdefault(n, []).append(labels)
+    # the healthy single node: one active controller, nothing offline or under-replicated
+    values = {n: v for n, labels, v in samples if not labels}
+    assert values["kafka_controller_kafkacontroller_activecontrollercount"] == 1
+    assert values["kafka_controller_kafkacontroller_offlinepartitionscount"] == 0
+    assert values["kafka_server_replicamanager_underreplicatedpartitions"] == 0
+    # queues.rules.yml: rate(kafka_server_brokertopicmetrics_messagesin_total{topic!=""}) per topic
+    assert {"topic": "camera-events"} in by_name["kafka_server_brokertopicmetrics_messagesin_total"]
+    # kafka.rules.yml KafkaFailedRequests sums these by instance: broker-wide series only
+    for n in ("failedproducerequests", "failedfetchrequests", "totalproducerequests", "totalfetchrequests"):
+        assert by_name["kafka_server_brokertopicmetrics_%s_total" % n] == [{}], n
+
+
+def test_the_excluded_mbeans_are_the_per_topic_request_meters_kafka_registers():
+    # recorded before excludeObjectNames was added: Kafka 4.3.1 registers the request meters per
+    # topic too, which gave the same names with a topic label (counted twice by KafkaFailedRequests)
+    before = _samples(_recorded("metrics_alert_series_before_exclude.txt"))
+    per_topic = {n for n, labels, _ in before if "topic" in labels}
+    assert {"kafka_server_brokertopicmetrics_totalproducerequests_total",
+            "kafka_server_brokertopicmetrics_totalfetchrequests_total"} <= per_topic
+    excluded = _rules()["excludeObjectNames"]
+    for meter in ("TotalProduceRequestsPerSec", "TotalFetchRequestsPerSec", "FailedProduceRequestsPerSec",
+                  "FailedFetchRequestsPerSec"):
+        assert "kafka.server:type=BrokerTopicMetrics,name=%s,topic=*" % meter in excluded
+    assert not any("MessagesIn" in e for e in excluded)
+
+
+def _recorded_mbeans():
+    """metric name -> the MBean the recorded scrape's HELP line names, as {domain, keys, attribute}."""
+    out = {}
+    for line in _recorded("metrics_alert_series.txt").splitlines():
+        m = re.match(r"^# HELP (\S+) Attribute exposed for management ([^:]+):(\S+)$", line)
+        if m:
+            keys = dict(kv.split("=", 1) for kv in m.group(3).split(","))
+            out[m.group(1)] = {"domain": m.group(2), "attribute": keys.pop("attribute"), "keys": keys}
+    return out
+
+
 def test_jmx_rules_give_the_names_the_alert_rules_use():
     config = _rules()
+    # HAND-WRITTEN bean strings in the exporter's rule-matching form; their domain, keys and
+    # attribute are checked against the MBeans the recorded scrape names below.
     beans = {
         "kafka.server<type=ReplicaManager, name=UnderReplicatedPartitions><>Value":
             ("kafka_server_replicamanager_underreplicatedpartitions", {}),
@@ -85,12 +159,136 @@ def test_jmx_rules_give_the_names_the_alert_rules_use():
         "kafka.server<type=BrokerTopicMetrics, name=MessagesInPerSec, topic=camera-events><>Count":
             ("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "camera-events"}),
     }
+    recorded = _recorded_mbeans()
     produced = set()
     for bean, (name, labels) in beans.items():
         got = _apply(config, bean)
         assert got is not None, bean
         assert got[0] == name and got[1] == labels, (bean, got)
         produced.add(name)
+        m = re.match(r"^([^<]+)<(.*)><>(\w+)$", bean)
+        keys = dict(kv.split("=", 1) for kv in m.group(2).split(", "))
+        keys.pop("topic", None)
+        assert recorded[name] == {"domain": m.group(1), "attribute": m.group(3), "keys": keys}, name
     wanted = _alert_metric_names()
     assert wanted, "no Kafka metric names found in the prometheus role's rules"
     assert wanted <= produced, sorted(wanted - produced)
+
+
+# --- the role's Jinja parsing, evaluated on recorded output -----------------------------------
+
+def _task(tasks_file, name_part):
+    for task in _load(ROLE / "tasks" / tasks_file):
+        if name_part in task.get("name", ""):
+            return task
+    raise AssertionError("no task %r in %s" % (name_part, tasks_file))
+
+
+def _templar(variables):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()}
+    return Templar(loader=DataLoader(), variables=trusted), trust_as_template
+
+
+def _condition(expr, variables):
+    templar, trust = _templar(variables)
+    return templar.template(trust("{{ (" + expr.strip() + ") | bool }}"))
+
+
+def test_gate_quorum_caught_up_on_recorded_replication_output():
+    until = _task("gate.yml", "the controller quorum caught up")["until"]
+    out = _recorded("quorum_replication.txt")
+    variables = {"kafka_rolling_restart_max_quorum_lag": 10}
+    assert _condition(until, dict(variables, _kafka_gate_quorum={"rc": 0, "stdout_lines": out.splitlines()}))
+    # HAND-WRITTEN variation of the recorded output: an observer 50 records behind the leader
+    lagging = out + "4     \tpl6q_8SSRkvp7waxDvDAww\t1685        \t50 \t1796285948810     \t1796285948810        \tObserver\t\n"
+    assert not _condition(until, dict(variables, _kafka_gate_quorum={"rc": 0, "stdout_lines": lagging.splitlines()}))
+    assert not _condition(until, dict(variables, _kafka_gate_quorum={"rc": 1, "stdout_lines": []}))
+
+
+def test_gate_partitions_on_recorded_describe_output():
+    until = _task("gate.yml", "no under-replicated or offline partition")["until"]
+    # --under-replicated-partitions / --unavailable-partitions printed nothing on the healthy node
+    assert _condition(until, {"_kafka_gate_partitions": {"rc": 0, "stdout_lines": []}})
+    # any partition line (the recorded describe output's) fails the gate
+    lines = _recorded("topics_describe.txt").splitlines()
+    assert not _condition(until, {"_kafka_gate_partitions": {"rc": 0, "stdout_lines": lines}})
+
+
+def _acl_missing(acl, operation):
+    task = _task("acls.yml", "Add the missing ACLs")
+    variables = dict(task["vars"], item=[acl, operation], _kafka_acl_list={"stdout": _recorded("acls_list.txt")})
+    return _condition(task["when"], variables)
+
+
+@pytest.mark.parametrize("acl, operation", [
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events"}, "Read"),
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events"}, "Describe"),
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "alerts"}, "Read"),
+    ({"principal": "User:app", "resource_type": "group", "resource_name": "app-", "pattern_type": "prefixed"}, "Read"),
+    ({"principal": "User:app", "resource_type": "cluster"}, "IdempotentWrite"),
+    ({"principal": "User:stranger", "resource_type": "topic", "resource_name": "alerts", "permission": "deny",
+      "host": "127.0.0.1"}, "DescribeConfigs"),
+])
+def test_acls_present_in_the_recorded_list_are_not_added_again(acl, operation):
+    assert _acl_missing(acl, operation) is False
+
+
+@pytest.mark.parametrize("acl, operation", [
+    # WRITE for User:app is listed, but under camera-events, not alerts
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "alerts"}, "Write"),
+    # READ on app- is listed as PREFIXED, not LITERAL
+    ({"principal": "User:app", "resource_type": "group", "resource_name": "app-"}, "Read"),
+    # a deny is not an allow
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events", "permission": "deny"}, "Read"),
+    # another host
+    ({"principal": "User:stranger", "resource_type": "topic", "resource_name": "alerts", "permission": "deny"},
+     "DescribeConfigs"),
+    ({"principal": "User:app", "resource_type": "transactional-id", "resource_name": "tx"}, "Write"),
+    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera"}, "Read"),
+])
+def test_acls_missing_from_the_recorded_list_are_added(acl, operation):
+    assert _acl_missing(acl, operation) is True
+
+
+@pytest.mark.parametrize("user, mechanism, missing", [
+    ({"name": "app", "password": "x"}, "SCRAM-SHA-512", False),
+    ({"name": "stranger", "password": "x"}, "SCRAM-SHA-512", False),
+    ({"name": "ap", "password": "x"}, "SCRAM-SHA-512", True),
+    ({"name": "a.p", "password": "x"}, "SCRAM-SHA-512", True),
+    ({"name": "newcomer", "password": "x"}, "SCRAM-SHA-512", True),
+    ({"name": "app", "password": "x"}, "SCRAM-SHA-256", True),
+    ({"name": "app", "password": "x", "update_password": "always"}, "SCRAM-SHA-512", True),
+])
+def test_scram_users_on_the_recorded_user_list(user, mechanism, missing):
+    task = _task("users.yml", "Set the SCRAM users' passwords")
+    variables = {"item": user, "kafka_sasl_mechanism": mechanism,
+                 "_kafka_user_list": {"stdout_lines": _recorded("configs_users.txt").splitlines()}}
+    assert _condition(task["when"], variables) is missing
+
+
+def _meta_facts(content, node_id):
+    import base64
+
+    parse = _task("cluster_id.yml", "Parse this host's meta.properties")["ansible.builtin.set_fact"]["_kafka_meta"]
+    read = {"results": [{"item": "/var/lib/kafka/data", "content": base64.b64encode(content.encode()).decode()},
+                        {"item": "/var/lib/kafka/new", "failed": True}]}
+    templar, trust = _templar({"_kafka_meta_read": read})
+    meta = templar.template(trust(parse))
+    check = _task("cluster_id.yml", "formatted directories agree with it")["ansible.builtin.assert"]["that"]
+    ok = all(_condition(c, {"_kafka_meta": meta, "_kafka_node_id": node_id}) for c in check)
+    ids_expr = _task("cluster_id.yml", "Gather the cluster ids already on disk")["ansible.builtin.set_fact"]["_kafka_ids_on_disk"]
+    templar, trust = _templar({"_kafka_all_hosts": ["kafka-1"], "hostvars": {"kafka-1": {"_kafka_meta": meta}}})
+    return meta, ok, templar.template(trust(ids_expr))
+
+
+def test_recorded_meta_properties_is_read_and_checked():
+    meta, ok, ids = _meta_facts(_recorded("meta.properties"), 1)
+    assert meta == {"/var/lib/kafka/data": {"node_id": "1", "directory_id": "_J79xxQcSNKC_x0byJ7Gbw", "version": "1",
+                                            "cluster_id": "TGcWW5nWQHqSSlkH9GzpaQ"}}
+    assert ok is True
+    assert ids == ["TGcWW5nWQHqSSlkH9GzpaQ"]
+    # another node id on this host: the play stops
+    assert _meta_facts(_recorded("meta.properties"), 2)[1] is False

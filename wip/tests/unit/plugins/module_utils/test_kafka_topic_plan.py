@@ -1,8 +1,9 @@
 """Unit tests of the kafka_topic module's pure logic (wip/plugins/module_utils/_kafka_topic_plan.py).
 
-The tool outputs below are HAND-WRITTEN samples in the format of the Kafka 4.x tools
-(kafka-topics.sh --describe, kafka.admin.ConfigCommand --describe), not recorded from a
-broker: replace them with recorded output once a real cluster has run (see wip/README.md).
+The tool outputs are RECORDED from a real Kafka 4.3.1 broker (tests/unit/fixtures/kafka-4.3.1/,
+its README names the exact commands): kafka-topics.sh --describe and kafka.admin.ConfigCommand
+--describe --entity-type topics. The only hand-written sample is HANDWRITTEN_OFFLINE (a partition
+without a leader, which a healthy one-node recording cannot show), labelled as such.
 The module file is loaded by path, so the tests run from wip/ as well as after a git mv.
 """
 import importlib.util
@@ -10,42 +11,65 @@ import pathlib
 
 import pytest
 
-_PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "module_utils" / "_kafka_topic_plan.py"
+_WIP = pathlib.Path(__file__).resolve().parents[4]
+_PATH = _WIP / "plugins" / "module_utils" / "_kafka_topic_plan.py"
 _SPEC = importlib.util.spec_from_file_location("_kafka_topic_plan", _PATH)
 kp = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(kp)
 
-DESCRIBE = (
-    "Topic: camera-events\tTopicId: 3xBqRr8NTxiYqXQ9a0Yc1g\tPartitionCount: 3\tReplicationFactor: 2\t"
-    "Configs: cleanup.policy=compact,delete,min.insync.replicas=2,retention.ms=604800000\n"
-    "\tTopic: camera-events\tPartition: 0\tLeader: 1\tReplicas: 1,2\tIsr: 1,2\tElr: \tLastKnownElr: \n"
-    "\tTopic: camera-events\tPartition: 1\tLeader: 2\tReplicas: 2,3\tIsr: 2\tElr: \tLastKnownElr: \n"
-    "\tTopic: camera-events\tPartition: 2\tLeader: none\tReplicas: 3,1\tIsr: \tElr: \tLastKnownElr: \n"
-    "Topic: alerts\tTopicId: q0b1Zk3bR7mS1u2v3w4x5A\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: \n"
-    "\tTopic: alerts\tPartition: 0\tLeader: 3\tReplicas: 3,1\tIsr: 3,1\tElr: \tLastKnownElr: \n"
+FIXTURES = _WIP / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
+
+
+def _recorded(name):
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+# recorded: kafka-topics.sh --describe --exclude-internal / --describe (with __consumer_offsets)
+DESCRIBE = _recorded("topics_describe.txt")
+DESCRIBE_ALL = _recorded("topics_describe_all.txt")
+# recorded: kafka-run-class.sh kafka.admin.ConfigCommand --describe --entity-type topics
+CONFIGS = _recorded("configs_topics.txt")
+
+# HAND-WRITTEN (not recorded): one partition without a leader and an ISR of one replica, in the
+# recorded format (tab-separated fields, "Leader: none" is what TopicCommand prints for no leader).
+HANDWRITTEN_OFFLINE = (
+    "Topic: t\tTopicId: 3xBqRr8NTxiYqXQ9a0Yc1g\tPartitionCount: 2\tReplicationFactor: 2\tConfigs: min.insync.replicas=1\n"
+    "\tTopic: t\tPartition: 0\tLeader: 2\tReplicas: 1,2\tIsr: 2\tElr: \tLastKnownElr: \n"
+    "\tTopic: t\tPartition: 1\tLeader: none\tReplicas: 2,1\tIsr: \tElr: \tLastKnownElr: \n"
 )
 
-CONFIGS = (
-    "Dynamic configs for topic camera-events are:\n"
-    "  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete, "
-    "DEFAULT_CONFIG:log.cleanup.policy=delete}\n"
-    "  min.insync.replicas=2 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:min.insync.replicas=2, "
-    "STATIC_BROKER_CONFIG:min.insync.replicas=2, DEFAULT_CONFIG:min.insync.replicas=1}\n"
-    "  retention.ms=604800000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=604800000}\n"
-    "Dynamic configs for topic alerts are:\n"
-)
 
+# --- parsers on recorded output ----------------------------------------------------------
 
-def test_parse_topics_describe():
+def test_parse_recorded_topics_describe():
     topics = kp.parse_topics_describe(DESCRIBE)
-    assert set(topics) == {"camera-events", "alerts"}
+    assert set(topics) == {"alerts", "camera-events", "vehicle-detections"}
     ce = topics["camera-events"]
-    assert ce["partitions"] == 3 and ce["replication_factor"] == 2
-    assert ce["configs"] == {"cleanup.policy": "compact,delete", "min.insync.replicas": "2", "retention.ms": "604800000"}
-    assert ce["partition_details"][0] == {"partition": 0, "leader": 1, "replicas": [1, 2], "isr": [1, 2]}
-    assert ce["partition_details"][1]["isr"] == [2]
-    assert ce["partition_details"][2]["leader"] is None and ce["partition_details"][2]["isr"] == []
-    assert topics["alerts"]["configs"] == {}
+    assert ce["topic_id"] == "6mvGFkpcQha_pCqrtc9xKw"
+    assert ce["partitions"] == 4 and ce["replication_factor"] == 1
+    assert [p["partition"] for p in ce["partition_details"]] == [0, 1, 2, 3]
+    assert ce["partition_details"][0] == {"partition": 0, "leader": 1, "replicas": [1], "isr": [1]}
+    assert topics["alerts"]["partitions"] == 1
+    # the Configs: field holds the topic's overrides AND the broker's static settings
+    # (min.insync.replicas=1 and unclean.leader.election.enable=false come from server.properties)
+    assert topics["vehicle-detections"]["configs"] == {
+        "min.insync.replicas": "1", "cleanup.policy": "compact,delete", "retention.ms": "604800000",
+        "unclean.leader.election.enable": "false"}
+    assert topics["alerts"]["configs"]["max.message.bytes"] == "2097152"
+
+
+def test_parse_recorded_topics_describe_with_internal_topics():
+    topics = kp.parse_topics_describe(DESCRIBE_ALL)
+    assert set(topics) == {"__consumer_offsets", "alerts", "camera-events", "vehicle-detections"}
+    co = topics["__consumer_offsets"]
+    assert co["partitions"] == 50 and len(co["partition_details"]) == 50
+    assert co["configs"]["cleanup.policy"] == "compact"
+
+
+def test_parse_handwritten_offline_partition():
+    t = kp.parse_topics_describe(HANDWRITTEN_OFFLINE)["t"]
+    assert t["partition_details"][0] == {"partition": 0, "leader": 2, "replicas": [1, 2], "isr": [2]}
+    assert t["partition_details"][1]["leader"] is None and t["partition_details"][1]["isr"] == []
 
 
 def test_parse_topics_describe_empty_and_garbage():
@@ -55,19 +79,23 @@ def test_parse_topics_describe_empty_and_garbage():
         kp.parse_topics_describe("Topic: x\tsomething else\n")
 
 
-def test_parse_configs_describe():
-    configs = kp.parse_configs_describe(CONFIGS)
-    assert configs == {
-        "camera-events": {"cleanup.policy": "compact,delete", "min.insync.replicas": "2", "retention.ms": "604800000"},
-        "alerts": {},
+def test_parse_recorded_configs_describe():
+    assert kp.parse_configs_describe(CONFIGS) == {
+        "alerts": {"max.message.bytes": "2097152", "retention.ms": "86400000"},
+        "camera-events": {"retention.ms": "604800000"},
+        "vehicle-detections": {"cleanup.policy": "compact,delete", "retention.ms": "604800000"},
+        "__consumer_offsets": {"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": "104857600"},
     }
 
 
 def test_parse_config_list_merges_comma_values():
-    assert kp.parse_config_list("cleanup.policy=compact,delete,retention.ms=1") == {
-        "cleanup.policy": "compact,delete", "retention.ms": "1"}
+    # the order Kafka 4.3.1 prints them in (recorded): the static setting first
+    assert kp.parse_config_list("min.insync.replicas=1,cleanup.policy=compact,delete,retention.ms=604800000") == {
+        "min.insync.replicas": "1", "cleanup.policy": "compact,delete", "retention.ms": "604800000"}
     assert kp.parse_config_list("") == {}
 
+
+# --- validation ----------------------------------------------------------------------------
 
 def _validated(topics, brokers=3):
     return kp.validate_topics(topics, brokers)
@@ -114,27 +142,51 @@ def test_validate_accepts_unlimited_retention():
     assert _validated([{"name": "t", "configs": {"retention.ms": -1}}])[0]["configs"]["retention.ms"] == "-1"
 
 
+# --- the plan against the recorded cluster state ---------------------------------------------
+# The recorded state is what the module left after creating the three topics and then growing
+# camera-events to 4 partitions and setting alerts' retention.ms and max.message.bytes
+# (fixtures README); the declaration below is the one that state was made from.
+
+DECLARED = [
+    {"name": "camera-events", "partitions": 4, "replication_factor": 1, "configs": {"retention.ms": 604800000}},
+    {"name": "vehicle-detections", "partitions": 3, "replication_factor": 1,
+     "configs": {"retention.ms": 604800000, "cleanup.policy": ["compact", "delete"]}},
+    {"name": "alerts", "partitions": 1, "replication_factor": 1,
+     "configs": {"retention.ms": 86400000, "max.message.bytes": 2097152}},
+]
+
+
 def _actual():
     return kp.parse_topics_describe(DESCRIBE), kp.parse_configs_describe(CONFIGS)
 
 
-def test_plan_no_change_when_equal():
+def test_plan_no_change_on_the_recorded_state_it_was_made_from():
     topics, configs = _actual()
-    declared = _validated([{"name": "camera-events", "partitions": 3, "replication_factor": 2,
-                            "configs": {"retention.ms": 604800000, "cleanup.policy": "compact,delete"}}])
-    p = kp.plan(declared, topics, configs)
+    p = kp.plan(_validated(DECLARED, brokers=1), topics, configs)
     assert p["changed"] is False
-    assert p["topics"][0]["action"] == "none"
+    assert [t["action"] for t in p["topics"]] == ["none", "none", "none"]
     assert kp.commands(p, "/opt/kafka/current", "10.0.0.1:9092") == []
     assert p["diff"]["before"] == p["diff"]["after"]
+
+
+def test_plan_never_takes_the_brokers_static_settings_for_overrides():
+    # camera-events' Configs: field (recorded) lists min.insync.replicas=1 and
+    # unclean.leader.election.enable=false from server.properties; they are not overrides and a
+    # purge must not touch them, whether or not the configs describe knows the topic.
+    topics, configs = _actual()
+    declared = _validated([DECLARED[0]], brokers=1)
+    for actual_configs in (configs, {}, None):
+        p = kp.plan(declared, topics, actual_configs, purge_configs=True)
+        assert p["topics"][0]["delete_configs"] == []
+        assert "min.insync.replicas" not in p["diff"]["before"]
 
 
 def test_plan_create_grow_and_configure():
     topics, configs = _actual()
     declared = _validated([
-        {"name": "camera-events", "partitions": 6, "replication_factor": 2, "configs": {"retention.ms": 86400000}},
-        {"name": "vehicle.detections", "partitions": 3, "replication_factor": 2, "configs": {"retention.ms": 604800000}},
-    ])
+        {"name": "camera-events", "partitions": 6, "replication_factor": 1, "configs": {"retention.ms": 86400000}},
+        {"name": "vehicle.detections", "partitions": 3, "replication_factor": 1, "configs": {"retention.ms": 604800000}},
+    ], brokers=1)
     p = kp.plan(declared, topics, configs)
     assert p["changed"] is True
     ce, vd = p["topics"]
@@ -145,25 +197,28 @@ def test_plan_create_grow_and_configure():
     assert argvs[0][-5:] == ["--alter", "--topic", "camera-events", "--partitions", "6"]
     assert argvs[0][:5] == ["/opt/kafka/current/bin/kafka-topics.sh", "--bootstrap-server", "10.0.0.1:9092",
                             "--command-config", "/etc/kafka/admin.properties"]
-    assert argvs[1][1] == "kafka.admin.ConfigCommand" and "retention.ms=86400000" in argvs[1]
+    # the class exists in Kafka 4.3.1's libs/kafka_2.13-4.3.1.jar
+    assert argvs[1][:2] == ["/opt/kafka/current/bin/kafka-run-class.sh", "kafka.admin.ConfigCommand"]
+    assert argvs[1][-7:] == ["--alter", "--entity-type", "topics", "--entity-name", "camera-events",
+                             "--add-config", "retention.ms=86400000"]
     assert "--create" in argvs[2] and "retention.ms=604800000" in argvs[2] and "vehicle.detections" in argvs[2]
-    assert "partitions 3 -> 6" in " ".join(ce["changes"])
+    assert "partitions 4 -> 6" in " ".join(ce["changes"])
     assert "vehicle.detections: partitions=3" in p["diff"]["after"]
     assert "vehicle.detections" not in p["diff"]["before"]
 
 
 def test_plan_alter_escapes_dots_in_the_topic_regex():
     topics = kp.parse_topics_describe(DESCRIBE.replace("camera-events", "camera.events"))
-    p = kp.plan(_validated([{"name": "camera.events", "partitions": 4, "replication_factor": 2}]), topics, {})
+    p = kp.plan(_validated([{"name": "camera.events", "partitions": 5, "replication_factor": 1}], brokers=1), topics, {})
     assert ["--topic", "camera\\.events"] == kp.commands(p, "/k", "b:9092")[0][1][-4:-2]
 
 
 def test_plan_refuses_partition_decrease_naming_topic_and_variable():
     topics, configs = _actual()
-    declared = _validated([{"name": "camera-events", "partitions": 2, "replication_factor": 2}])
+    declared = _validated([{"name": "camera-events", "partitions": 2, "replication_factor": 1}], brokers=1)
     with pytest.raises(kp.TopicPlanError) as err:
         kp.plan(declared, topics, configs)
-    assert "kafka_topics[0] ('camera-events'): partitions 2 is below the topic's current 3" in str(err.value)
+    assert "kafka_topics[0] ('camera-events'): partitions 2 is below the topic's current 4" in str(err.value)
 
 
 def test_plan_refuses_replication_factor_change():
@@ -171,31 +226,40 @@ def test_plan_refuses_replication_factor_change():
     declared = _validated([{"name": "alerts", "partitions": 1, "replication_factor": 3}])
     with pytest.raises(kp.TopicPlanError) as err:
         kp.plan(declared, topics, configs)
-    assert "kafka_topics[0] ('alerts'): replication_factor 3 differs from the topic's current 2" in str(err.value)
+    assert "kafka_topics[0] ('alerts'): replication_factor 3 differs from the topic's current 1" in str(err.value)
     assert "kafka-reassign-partitions" in str(err.value)
 
 
 def test_plan_keeps_undeclared_overrides_unless_purged():
     topics, configs = _actual()
-    declared = _validated([{"name": "camera-events", "partitions": 3, "replication_factor": 2,
-                            "configs": {"retention.ms": 604800000}}])
+    declared = _validated([{"name": "alerts", "partitions": 1, "replication_factor": 1,
+                            "configs": {"retention.ms": 86400000}}], brokers=1)
     assert kp.plan(declared, topics, configs)["changed"] is False
     p = kp.plan(declared, topics, configs, purge_configs=True)
-    assert p["topics"][0]["delete_configs"] == ["cleanup.policy", "min.insync.replicas"]
+    assert p["topics"][0]["delete_configs"] == ["max.message.bytes"]
     argv = kp.commands(p, "/k", "b:9092")[0][1]
-    assert argv[-2:] == ["--delete-config", "cleanup.policy,min.insync.replicas"]
+    assert argv[-2:] == ["--delete-config", "max.message.bytes"]
 
 
 def test_plan_set_config_with_commas_uses_brackets():
     topics, configs = _actual()
-    declared = _validated([{"name": "alerts", "partitions": 1, "replication_factor": 2,
-                            "configs": {"cleanup.policy": ["delete", "compact"]}}])
+    declared = _validated([{"name": "alerts", "partitions": 1, "replication_factor": 1,
+                            "configs": {"retention.ms": 86400000, "max.message.bytes": 2097152,
+                                        "cleanup.policy": ["delete", "compact"]}}], brokers=1)
     argv = kp.commands(kp.plan(declared, topics, configs), "/k", "b:9092")[0][1]
-    assert "cleanup.policy=[delete,compact]" in argv
+    # kafka-configs --add-config groups a value with commas in square brackets (its --help, 4.3.1)
+    assert argv[-2:] == ["--add-config", "cleanup.policy=[delete,compact]"]
+
+
+def test_plan_cleanup_policy_order_matters_as_recorded():
+    # vehicle-detections was created with cleanup.policy compact,delete; Kafka reports it as given
+    topics, configs = _actual()
+    same = _validated([DECLARED[1]], brokers=1)
+    assert kp.plan(same, topics, configs)["changed"] is False
 
 
 def test_plan_absent():
     topics, configs = _actual()
     p = kp.plan(_validated([{"name": "alerts", "state": "absent"}, {"name": "nope", "state": "absent"}]), topics, configs)
     assert [t["action"] for t in p["topics"]] == ["delete", "none"]
-    assert kp.commands(p, "/k", "b:9092")[0][1][-2:] == ["--topic", "alerts"]
+    assert kp.commands(p, "/k", "b:9092")[0][1][-3:] == ["--delete", "--topic", "alerts"]
