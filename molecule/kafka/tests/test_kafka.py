@@ -1,5 +1,5 @@
 """The kafka scenario: a real client over TLS+SCRAM, ACLs, topics, storage safety, broker
-loss and the gated rolling restart. UNVERIFIED: written without running (see wip/README.md)."""
+loss and the gated rolling restart."""
 import os
 import pathlib
 import re

@@ -1,4 +1,4 @@
-"""Static checks of the parked kafka role (wip/roles/kafka): pins, argument spec, JMX rules, and
+"""Static checks of the kafka role (roles/kafka): pins, argument spec, JMX rules, and
 the role's Jinja parsing of tool output, on output RECORDED from a real Kafka 4.3.1 broker
 (tests/unit/fixtures/kafka-4.3.1/, its README names the commands).
 
@@ -18,10 +18,9 @@ import re
 import pytest
 import yaml
 
-WIP = pathlib.Path(__file__).resolve().parents[3]
-ROOT = WIP.parent
-ROLE = WIP / "roles" / "kafka"
-FIXTURES = WIP / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROLE = ROOT / "roles" / "kafka"
+FIXTURES = ROOT / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
 
 
 def _recorded(name):
@@ -93,7 +92,7 @@ def _samples(text):
 
 def test_recorded_scrape_has_every_name_the_alert_rules_use():
     samples = _samples(_recorded("metrics_alert_series.txt"))
-    names = {n for n, _, _ in samples}
+    names = {name for name, _labels, _value in samples}
     wanted = _alert_metric_names()
     assert len(wanted) == 8, sorted(wanted)
     assert wanted <= names, sorted(wanted - names)
@@ -116,7 +115,7 @@ def test_the_excluded_mbeans_are_the_per_topic_request_meters_kafka_registers():
     # recorded before excludeObjectNames was added: Kafka 4.3.1 registers the request meters per
     # topic too, which gave the same names with a topic label (counted twice by KafkaFailedRequests)
     before = _samples(_recorded("metrics_alert_series_before_exclude.txt"))
-    per_topic = {n for n, labels, _ in before if "topic" in labels}
+    per_topic = {name for name, labels, _value in before if "topic" in labels}
     assert {"kafka_server_brokertopicmetrics_totalproducerequests_total",
             "kafka_server_brokertopicmetrics_totalfetchrequests_total"} <= per_topic
     excluded = _rules()["excludeObjectNames"]
@@ -179,7 +178,7 @@ def test_jmx_rules_give_the_names_the_alert_rules_use():
 
 def _task(tasks_file, name_part):
     for task in _load(ROLE / "tasks" / tasks_file):
-        if name_part in task.get("name", ""):
+        if name_part.lower() in task.get("name", "").lower():
             return task
     raise AssertionError("no task %r in %s" % (name_part, tasks_file))
 

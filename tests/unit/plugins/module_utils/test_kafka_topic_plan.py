@@ -1,23 +1,23 @@
-"""Unit tests of the kafka_topic module's pure logic (wip/plugins/module_utils/_kafka_topic_plan.py).
+"""Unit tests of the kafka_topic module's pure logic (plugins/module_utils/_kafka_topic_plan.py).
 
 The tool outputs are RECORDED from a real Kafka 4.3.1 broker (tests/unit/fixtures/kafka-4.3.1/,
 its README names the exact commands): kafka-topics.sh --describe and kafka.admin.ConfigCommand
 --describe --entity-type topics. The only hand-written sample is HANDWRITTEN_OFFLINE (a partition
 without a leader, which a healthy one-node recording cannot show), labelled as such.
-The module file is loaded by path, so the tests run from wip/ as well as after a git mv.
+The module file is loaded by path.
 """
 import importlib.util
 import pathlib
 
 import pytest
 
-_WIP = pathlib.Path(__file__).resolve().parents[4]
-_PATH = _WIP / "plugins" / "module_utils" / "_kafka_topic_plan.py"
+_ROOT = pathlib.Path(__file__).resolve().parents[4]
+_PATH = _ROOT / "plugins" / "module_utils" / "_kafka_topic_plan.py"
 _SPEC = importlib.util.spec_from_file_location("_kafka_topic_plan", _PATH)
 kp = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(kp)
 
-FIXTURES = _WIP / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
+FIXTURES = _ROOT / "tests" / "unit" / "fixtures" / "kafka-4.3.1"
 
 
 def _recorded(name):

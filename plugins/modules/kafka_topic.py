@@ -14,8 +14,8 @@ short_description: Declare Kafka topics (partitions, replication factor, configs
 version_added: "0.1.0"
 author: Groundwork Maintainers (@groundwork-platform)
 description:
-  - Makes a set of Kafka topics match a declaration, in one run: creates missing topics, grows
-    the partition count, sets (and optionally removes) topic config overrides, deletes topics
+  - Makes a set of Kafka topics match a declaration in one run. It creates missing topics, grows
+    the partition count, sets (and optionally removes) topic config overrides and deletes topics
     declared C(absent).
   - Talks to the cluster through the admin protocol with the Kafka CLI tools of the installed
     Kafka distribution (C(kafka-topics.sh) and the class C(kafka.admin.ConfigCommand) through
@@ -59,7 +59,7 @@ options:
   command_config:
     description:
       - Client properties file (security.protocol, SASL and TLS settings) passed to the tools with
-        C(--command-config). It holds credentials: keep it readable by root only.
+        C(--command-config). It holds credentials, so keep it readable by root only.
     type: path
   kafka_home:
     description: Directory of the Kafka distribution (with bin/ and libs/).
@@ -186,7 +186,7 @@ def run_module(module):
     except TopicPlanError as exc:
         module.fail_json(msg="kafka_topic: %s" % exc)
     todo = commands(planned, home, p["bootstrap_server"], p["command_config"])
-    result = dict(changed=planned["changed"], topics=planned["topics"], commands=[d for d, _ in todo])
+    result = dict(changed=planned["changed"], topics=planned["topics"], commands=[description for description, _argv in todo])
     if module._diff:
         result["diff"] = planned["diff"]
     if not module.check_mode:
