@@ -25,8 +25,6 @@ FLAVOR = {"redis-single-valkey": "valkey", TLS_HOST: "redis"}
 GROUP = {"redis-single-valkey": "single_valkey", TLS_HOST: "single_redis"}
 
 
-
-
 def _name(host):
     return host.backend.get_hostname()
 
