@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test runner: `make test` (every stage) or `scripts/test.sh STAGE [ARG]`.
-# Stages: lint sanity unit build integration mirror molecule. Prints each stage's duration
+# Stages: lint sanity unit build integration mirror molecule (the others beside molecule
+# when both run: see the end of this file). Prints each stage's duration
 # and ends with one summary line; exits non-zero if any stage failed.
 source "$(dirname "$0")/lib.sh"
 cd "$GW_ROOT"
@@ -146,20 +147,50 @@ stage_molecule() {
   return $failed
 }
 
-mkdir -p build; : >build/molecule-summary.txt
-passed=0; failed=0; report=()
+# One stage in its own subshell, not in a tested context, so that `set -e` holds inside it.
+# With `capture`, its output goes to build/stages/NAME.log and is printed whole when it ends
+# (a stage that runs beside the molecule lanes). Its line goes to build/stage-summary.txt, which
+# is where the result is read from: call it untested (no `||`), or `set -e` would not hold inside.
+run_stage() {
+  local st=$1 t0=$SECONDS rc r out="$GW_ROOT/build/stages/$1.log"
+  log "stage $st"
+  if [ "${2:-}" = capture ]; then
+    ( set -e; "stage_$st" ) >"$out" 2>&1 & wait $! && rc=0 || rc=$?
+  else
+    ( set -e; "stage_$st" ) & wait $! && rc=0 || rc=$?
+  fi
+  if [ "$rc" -eq 0 ]; then r=passed; else r=FAILED; fi
+  (
+    flock 9
+    [ "${2:-}" != capture ] || { echo "===== stage $st ($r) ====="; cat "$out"; }
+    printf '%-12s %-7s %5ds\n' "$st" "$r" $((SECONDS - t0)) >>"$GW_ROOT/build/stage-summary.txt"
+  ) 9>"$GW_ROOT/build/stages/.print.lock"
+}
+
 for st in "${stages[@]}"; do
   declare -F "stage_$st" >/dev/null || die "unknown stage '$st' (stages: ${ALL_STAGES[*]})"
-  log "stage $st"
-  t0=$SECONDS
-  # in its own subshell, not in a tested context, so that `set -e` holds inside the stage
-  ( set -e; "stage_$st" ) & wait $! && rc=0 || rc=$?
-  if [ "$rc" -eq 0 ]; then r=passed; passed=$((passed + 1)); else r=FAILED; failed=$((failed + 1)); fi
-  report+=("$(printf '%-12s %-7s %5ds' "$st" "$r" $((SECONDS - t0)))")
 done
+mkdir -p build/stages; : >build/molecule-summary.txt; : >build/stage-summary.txt
+t_all=$SECONDS
+others=(); for st in "${stages[@]}"; do [ "$st" = molecule ] || others+=("$st"); done
+if [ ${#others[@]} -lt ${#stages[@]} ] && [ ${#others[@]} -gt 0 ] && [ "${GW_STAGES_BESIDE_MOLECULE:-1}" = 1 ]; then
+  # The other stages run one after another beside the molecule lanes: each takes one core at
+  # most and integration mostly waits, so on two cores they fit in the lanes' gaps (the
+  # molecule tests wait for conditions, never for fixed windows). The apt packages and the
+  # mirror they share are installed and built first, once. GW_STAGES_BESIDE_MOLECULE=0 runs
+  # every stage one after another.
+  bash scripts/controller-deps.sh
+  bash scripts/mirror/build.sh
+  run_stage molecule & molecule_pid=$!
+  for st in "${others[@]}"; do run_stage "$st" capture; done
+  wait "$molecule_pid" || true
+else
+  for st in "${stages[@]}"; do run_stage "$st"; done
+fi
+failed=$(grep -c ' FAILED ' build/stage-summary.txt || true)
 echo
 echo "== stage durations =="
-printf '%s\n' "${report[@]}"
+cat build/stage-summary.txt
 [ -s build/molecule-summary.txt ] && cat build/molecule-summary.txt
-echo "stages: $passed passed, $failed failed"
+echo "stages: $(( ${#stages[@]} - failed )) passed, $failed failed, $((SECONDS - t_all)) s in all"
 [ "$failed" -eq 0 ]
