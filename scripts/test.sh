@@ -77,15 +77,15 @@ stage_mirror() {
   bash scripts/mirror/build.sh && bash tests/mirror/smoke.sh
 }
 
-# Seconds each scenario took in the last two-lane run on this 2-core machine (load on): the
-# molecule stage spreads scenarios over GW_MOLECULE_LANES lanes (default 2) that run side by
-# side, longest first, each scenario into the lane with the least work so far (an unknown
-# scenario counts 300). Every test waits for conditions with bounded polls, never for a fixed
-# window, so that the doubled load slows the tests down without failing them;
-# GW_MOLECULE_LANES=1 runs the scenarios one after another. Scenarios share nothing but the
-# engine, the apt cache and the mirror: each has its own hosts and docker network.
-declare -A SCENARIO_SECONDS=([postgresql_cluster]=1600 [redis]=594 [postgresql]=480 [monitoring]=467
-  [haproxy]=441 [redis_single]=317 [minio]=280 [nvidia_gpu]=215 [baseline]=200 [duckdb]=169)
+# Seconds each scenario took in the last two-lane run on this 2-core VM (Mitogen, the other
+# stages beside the lanes): the molecule stage spreads scenarios over GW_MOLECULE_LANES lanes
+# (default 2) that run side by side, longest first, each scenario into the lane with the least
+# work so far (an unknown scenario counts 300). Every test waits for conditions with bounded
+# polls, never for a fixed window, so that the load of the other lane slows the tests down
+# without failing them; GW_MOLECULE_LANES=1 runs the scenarios one after another. Scenarios
+# share nothing but the engine, the apt cache and the mirror: each has its own hosts and network.
+declare -A SCENARIO_SECONDS=([postgresql_cluster]=1789 [redis]=768 [postgresql]=648 [monitoring]=502
+  [haproxy]=361 [redis_single]=265 [minio]=242 [baseline]=186 [nvidia_gpu]=170 [duckdb]=115)
 
 # One scenario; its output goes to build/molecule/NAME.log. With one lane it is also shown as it
 # comes (a run cut short still shows where it stopped); with lanes it is printed whole when the
