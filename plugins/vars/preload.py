@@ -56,7 +56,8 @@ def preload(filter_loader, test_loader, names=COLLECTION_PLUGINS):
     for kind, loader in loaders.items():
         try:
             loaded.extend(plugin.ansible_name for plugin in loader.all())
-        except Exception as exc:  # pylint: disable=broad-exception-caught (a worker reports it if it matters)
+        # a plugin that fails here is reported by the worker that needs it
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             display.vvv(f"groundwork.platform.preload: {kind} plugins not preloaded: {exc}")
     for kind, name in names:
         try:
@@ -64,7 +65,7 @@ def preload(filter_loader, test_loader, names=COLLECTION_PLUGINS):
                 loaded.append(name)
             else:
                 display.vvv(f"groundwork.platform.preload: no {kind} {name}")
-        except Exception as exc:  # pylint: disable=broad-exception-caught (a worker reports it if it matters)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             display.vvv(f"groundwork.platform.preload: {kind} {name} not preloaded: {exc}")
     return loaded
 
@@ -81,7 +82,7 @@ class VarsModule(BaseVarsPlugin):
             from ansible.plugins.loader import filter_loader, test_loader  # pylint: disable=import-outside-toplevel
 
             names = preload(filter_loader, test_loader)
-            ours = sum(name in names for _, name in COLLECTION_PLUGINS)
+            ours = sum(name in names for kind, name in COLLECTION_PLUGINS)
             display.vvv(f"groundwork.platform.preload: {len(names)} Jinja plugins loaded before the workers fork, "
                         f"{ours} of the {len(COLLECTION_PLUGINS)} collection filters and tests the roles use")
         return {}
