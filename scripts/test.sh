@@ -85,7 +85,7 @@ stage_mirror() {
 # without failing them; GW_MOLECULE_LANES=1 runs the scenarios one after another. Scenarios
 # share nothing but the engine, the apt cache and the mirror: each has its own hosts and network.
 declare -A SCENARIO_SECONDS=([postgresql_cluster]=1789 [redis]=768 [postgresql]=648 [monitoring]=502
-  [haproxy]=361 [redis_single]=265 [minio]=242 [baseline]=186 [nvidia_gpu]=170 [duckdb]=115)
+  [haproxy]=361 [redis_single]=265 [minio]=278 [baseline]=186 [nvidia_gpu]=170 [duckdb]=115)
 
 # One scenario; its output goes to build/molecule/NAME.log. With one lane it is also shown as it
 # comes (a run cut short still shows where it stopped); with lanes it is printed whole when the
