@@ -386,7 +386,9 @@ def assess(raw_by_member, config, weights, min_confidence, declared_primary=None
         verdicts_by_member[name] = member_verdicts(raw, config, lag)
 
     scored = score(verdicts_by_member, votes, weights, evaluate_primary)
-    confidence = scored['confidence']
+    # The threshold applies to the confidence as reported (4 decimals), so that the result
+    # never says e.g. confidence 0.3333 >= min_confidence 0.33333 and declared.
+    confidence = round(scored['confidence'], 4)
     declared = confidence >= min_confidence
     observed = winner if winner in primaries else None
 
@@ -440,7 +442,7 @@ def assess(raw_by_member, config, weights, min_confidence, declared_primary=None
             findings.append('member_unhealthy')
 
     return {
-        'confidence': round(confidence, 4),
+        'confidence': confidence,
         'min_confidence': min_confidence,
         'declared': declared,
         'primary': observed if declared else None,

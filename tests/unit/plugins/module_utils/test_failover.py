@@ -393,3 +393,14 @@ def test_property_assess_is_consistent(roles, min_confidence):
         assert result['declared'] and result['primary'] in primaries
     if not result['declared']:
         assert set(result['findings']) <= {'split_brain', 'low_confidence'}
+
+
+def test_the_threshold_applies_to_the_reported_confidence():
+    """Three members that each claim the primary role: confidence 1/3, reported as 0.3333. A
+    min_confidence of exactly 1/3 is above what is reported, so nothing is declared (the
+    property test above found the result saying 0.3333 >= 0.33333... and declared)."""
+    raw = {name: {'tcp': tcp(), 'role': primary()} for name in ('a', 'b', 'c')}
+    result = assess(raw, CONFIG, WEIGHTS, 1 / 3, role_service=True)
+    assert result['confidence'] == 0.3333
+    assert result['declared'] is False
+    assert assess(raw, CONFIG, WEIGHTS, 0.3333, role_service=True)['declared'] is True
