@@ -22,9 +22,11 @@ stage_lint() {
 stage_sanity() {
   # ansible-test wants the collection at ansible_collections/NS/NAME and, offline, a
   # stand-in for the pip bootstrap script it would otherwise download.
-  # (outside this git work tree: ansible-test would list only the files git tracks there)
-  local dest="$GW_CACHE/sanity/ansible_collections/groundwork/platform"
-  rm -rf "$GW_CACHE/sanity"; mkdir -p "$dest"
+  # (outside this git work tree: ansible-test would list only the files git tracks there;
+  # one directory per checkout, so that two checkouts' runs do not remove each other's copy)
+  local base="$GW_CACHE/sanity/$(printf %s "$GW_ROOT" | sha256sum | cut -c1-12)"
+  local dest="$base/ansible_collections/groundwork/platform"
+  rm -rf "$base"; mkdir -p "$dest"
   # the collection's content; the repository's own tooling (scripts, benchmarks, molecule
   # scenarios, mirror recipes) is not shipped and is checked by lint and its own runs instead
   git ls-files -co --exclude-standard -z \
