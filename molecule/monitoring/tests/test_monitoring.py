@@ -134,6 +134,30 @@ def test_no_series_from_a_default_configuration():
     assert not AM2.service("prometheus").is_enabled
 
 
+# Alerts about the machine the test hosts share with the other lane (their node_exporters see its
+# CPU, memory and disks), not about the platform: a loaded CI machine may fire them legitimately.
+MACHINE_ALERTS = ("HostCpuSaturated", "HostMemoryLow", "HostDiskAlmostFull", "HostDiskFullIn4Hours")
+
+
+def test_a_healthy_platform_is_silent_but_for_the_heartbeat():
+    """Nothing is broken yet: the Watchdog reaches the dead man's switch (and no other receiver),
+    and no other alert fires or is even pending, for longer than the longest `for:`."""
+    def heartbeats():
+        return [r for r in records() if r["path"] == "deadmansswitch"
+                and [a for a in r["body"]["alerts"] if a["labels"]["alertname"] == "Watchdog" and a["status"] == "firing"]]
+    beats = wait_for(heartbeats, notification_bound(), 1, "the Watchdog at the dead man's switch", detail=records)
+    assert beats[0]["body"]["receiver"] == "deadmansswitch"
+
+    def noise():
+        return [(a["labels"]["alertname"], a["labels"].get("instance"), a["state"])
+                for a in prom("/api/v1/alerts")["data"]["alerts"]
+                if a["labels"]["alertname"] not in ("Watchdog",) + MACHINE_ALERTS]
+    assert_never(noise, 2 * (max(FOR.values()) + 2 * EVALUATION), 1, "an alert on a healthy platform")
+    # the heartbeat keeps coming (every alertmanager_deadmansswitch_interval) and goes nowhere else
+    wait_for(lambda: len(heartbeats()) > len(beats), notification_bound(), 1, "a second heartbeat", detail=records)
+    assert not [r["path"] for r in records() if r["path"] != "deadmansswitch" and "Watchdog" in json.dumps(r["body"])]
+
+
 def test_rules_are_loaded_and_evaluate():
     groups = prom("/api/v1/rules")["data"]["groups"]
     names = {g["name"] for g in groups}
