@@ -3,7 +3,8 @@ before the failover, restore and rolling restart tests)."""
 import re
 import time
 
-from conftest import NODES, TRANSIENT, app_sql, leader, local_sql, members, secret, sh, wait_for
+import pytest
+from conftest import NODES, SCENARIO, TRANSIENT, app_sql, leader, local_sql, members, playbook, secret, sh, wait_for
 
 testinfra_hosts = ["ansible://pgc-1"]
 
@@ -63,6 +64,31 @@ def test_etcd_refuses_plain_http_and_clients_without_a_certificate(host):
     assert patroni.returncode == 0, patroni.stderr
     assert "/service/groundwork/leader" in patroni.stdout
     assert sh("pgc-2", "stat -c %U:%a /etc/patroni/tls/server.key").stdout.strip() == "postgres:600"
+
+
+@pytest.mark.phase(1)
+def test_etcd_never_removes_the_data_of_a_member_whose_marker_is_lost(host):
+    """The role removes only the package's throwaway member before it bootstraps: a member of the
+    cluster that lost the role's marker stops the run with the line to restore, and keeps its data."""
+    marker = "/var/lib/etcd/.groundwork-bootstrapped"
+    line = sh("pgc-3", f"cat {marker}").stdout.strip()
+    assert line.count("https://") == 3, line
+    data_before = sh("pgc-3", "ls /var/lib/etcd/default/member").stdout
+    assert "wal" in data_before
+    sh("pgc-3", f"mv {marker} /root/etcd-marker.bak")
+    try:
+        res = playbook(SCENARIO / "converge.yml", "--tags", "etcd", limit="pgc-3")
+        out = " ".join((res.stdout + res.stderr).split())
+        assert res.returncode != 0
+        assert "holds data, but not of the single throwaway member" in out and "Nothing was removed" in out, out[-3000:]
+        assert f"restore the marker (one line: {line})" in out, out[-3000:]
+        assert re.search(r"pgc-3\s*:.*changed=0", res.stdout), res.stdout[-2000:]
+        assert sh("pgc-3", "ls /var/lib/etcd/default/member").stdout == data_before
+        assert sh("pgc-3", "systemctl is-active etcd").stdout.strip() == "active"
+    finally:
+        sh("pgc-3", f"mv /root/etcd-marker.bak {marker}")
+    health = sh("pgc-1", f"ETCDCTL_API=3 etcdctl --endpoints=https://pgc-1:2379 {ETCD_TLS} endpoint health --cluster")
+    assert len(re.findall(r"https://[^ ]+ is healthy", health.stdout + health.stderr)) == 3, health.stdout + health.stderr
 
 
 def test_200_concurrent_clients_through_pgbouncer(host):
