@@ -41,7 +41,8 @@ class ActionModule(ActionBase):
         evaluated = 0
         for index, check in enumerate(checks):
             if not isinstance(check, dict) or "that" not in check or "msg" not in check or set(check) - _KEYS:
-                raise AnsibleError(f"check_input: checks[{index}] must have `that` and `msg` (and may have `when` and `name`), got keys {sorted(check) if isinstance(check, dict) else type(check).__name__}")
+                got = sorted(check) if isinstance(check, dict) else type(check).__name__
+                raise AnsibleError(f"check_input: checks[{index}] must have `that` and `msg` (and may have `when` and `name`), got keys {got}")
             label = check.get("name", f"checks[{index}]")
             if "when" in check and not self._holds(check["when"], label, "when"):
                 continue
@@ -56,7 +57,8 @@ class ActionModule(ActionBase):
         if failed:
             result["failed"] = True
             result["failed_checks"] = failed
-            result["msg"] = " ".join(f["msg"] for f in failed)
+            # each message, then the rule that failed (an expression names its variables, never a value)
+            result["msg"] = " ".join(f"{f['msg']} [failed: {' '.join(f['assertion'].split())}]" for f in failed)
         else:
             result["msg"] = f"{evaluated} checks passed"
         return result

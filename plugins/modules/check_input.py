@@ -84,7 +84,9 @@ failed_checks:
   elements: dict
   sample: [{"name": "Ports", "assertion": "myrole_port | int > 0 and myrole_port | int < 65536", "msg": "myrole: myrole_port must be 1-65535 (got 70000)."}]
 msg:
-  description: The messages of the failed checks, joined, or how many checks passed.
+  description: >-
+    The message of each failed check followed by the expression that was false (C([failed: ...])), or
+    how many checks passed.
   returned: always
   type: str
 """

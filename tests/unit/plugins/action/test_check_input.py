@@ -53,8 +53,8 @@ def run(tmp_path, text):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"),
                ANSIBLE_NOCOLOR="1")
     playbook = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
-    return subprocess.run([playbook, "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}", str(book)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
+    return subprocess.run([playbook, "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}", str(book)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 def checks(tmp_path, port, secret):
@@ -65,7 +65,7 @@ def checks(tmp_path, port, secret):
 
 
 def test_every_check_holds(tmp_path):
-    result, _ = checks(tmp_path, 5432, "a-long-enough-secret")
+    result = checks(tmp_path, 5432, "a-long-enough-secret")[0]
     assert not result.get("failed")
     assert result["evaluated"] == 3  # the check whose `when` is false is not evaluated
     assert result["msg"] == "3 checks passed"
@@ -76,7 +76,8 @@ def test_every_failing_check_is_reported_by_name_without_the_secret(tmp_path):
     assert result["failed"] is True
     assert [(f["name"], f["assertion"]) for f in result["failed_checks"]] == [
         ("ports", "port | int < 65536"), ("secret", "secret | length >= 12")]
-    assert result["msg"] == "myrole_port must be 1-65535 (got 70000). the secret must be set (12 characters or more)."
+    assert result["msg"] == ("myrole_port must be 1-65535 (got 70000). [failed: port | int < 65536] "
+                             "the secret must be set (12 characters or more). [failed: secret | length >= 12]")
     # the message of a passing check is never rendered (it names an undefined variable)
     assert "no_such_variable" not in json.dumps(result)
     assert "tiny-pw" not in json.dumps(result) and "tiny-pw" not in stdout
