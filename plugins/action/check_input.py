@@ -58,7 +58,7 @@ class ActionModule(ActionBase):
             result["failed"] = True
             result["failed_checks"] = failed
             # each message, then the rule that failed (an expression names its variables, never a value)
-            result["msg"] = " ".join(f"{f['msg']} [failed: {' '.join(f['assertion'].split())}]" for f in failed)
+            result["msg"] = " ".join(f"{f['msg']} [failed: {' '.join(str(f['assertion']).split())}]" for f in failed)
         else:
             result["msg"] = f"{evaluated} checks passed"
         return result
