@@ -28,13 +28,15 @@ def address(host):
 
 
 class Client:
-    """The Kafka CLI on one host as one SCRAM user (settings in /root/client-USER.properties)."""
+    """The Kafka CLI on one host as one SCRAM user (settings in /root/client-NAME.properties)."""
 
-    def __init__(self, host, user, password, bootstrap):
+    def __init__(self, host, user, password, bootstrap, name=None):
         self.host = host
         self.user = user
         self.bootstrap = bootstrap
-        self.config = f"/root/client-{user}.properties"
+        # one settings file per client: a client with a wrong password must not overwrite the
+        # file of the real user's client on the same host
+        self.config = f"/root/client-{name or user}.properties"
         host.run(
             f"umask 077; cat > {self.config} <<'EOF'\n"
             "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"

@@ -8,8 +8,8 @@ the role's Jinja parsing of tool output, on output RECORDED from a real Kafka 4.
   exporter does (first matching pattern wins, $N substituted, lowercaseOutputName) to HAND-WRITTEN
   MBean strings in the exporter's "domain<key=value, ...><>Attribute" form; each hand-written bean
   is checked against the MBean the recorded scrape's HELP line names.
-- The meta.properties parsing and checks (tasks/cluster_id.yml), the gate (tasks/gate.yml), the ACL check (tasks/acls.yml) and the SCRAM user check
-  (tasks/users.yml): their own expressions, read from the task files and evaluated with Ansible's
+- The meta.properties parsing and checks (tasks/cluster_id.yml), the gate (tasks/gate.yml) and the SCRAM user check
+  (tasks/users.yml; the ACLs: tests/unit/plugins/module_utils/test_kafka_acl_plan.py): their own expressions, read from the task files and evaluated with Ansible's
   templar against the recorded output.
 """
 import pathlib
@@ -216,42 +216,6 @@ def test_gate_partitions_on_recorded_describe_output():
     assert not _condition(until, {"_kafka_gate_partitions": {"rc": 0, "stdout_lines": lines}})
 
 
-def _acl_missing(acl, operation):
-    task = _task("acls.yml", "Add the missing ACLs")
-    variables = dict(task["vars"], item=[acl, operation], _kafka_acl_list={"stdout": _recorded("acls_list.txt")})
-    return _condition(task["when"], variables)
-
-
-@pytest.mark.parametrize("acl, operation", [
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events"}, "Read"),
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events"}, "Describe"),
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "alerts"}, "Read"),
-    ({"principal": "User:app", "resource_type": "group", "resource_name": "app-", "pattern_type": "prefixed"}, "Read"),
-    ({"principal": "User:app", "resource_type": "cluster"}, "IdempotentWrite"),
-    ({"principal": "User:stranger", "resource_type": "topic", "resource_name": "alerts", "permission": "deny",
-      "host": "127.0.0.1"}, "DescribeConfigs"),
-])
-def test_acls_present_in_the_recorded_list_are_not_added_again(acl, operation):
-    assert _acl_missing(acl, operation) is False
-
-
-@pytest.mark.parametrize("acl, operation", [
-    # WRITE for User:app is listed, but under camera-events, not alerts
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "alerts"}, "Write"),
-    # READ on app- is listed as PREFIXED, not LITERAL
-    ({"principal": "User:app", "resource_type": "group", "resource_name": "app-"}, "Read"),
-    # a deny is not an allow
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera-events", "permission": "deny"}, "Read"),
-    # another host
-    ({"principal": "User:stranger", "resource_type": "topic", "resource_name": "alerts", "permission": "deny"},
-     "DescribeConfigs"),
-    ({"principal": "User:app", "resource_type": "transactional-id", "resource_name": "tx"}, "Write"),
-    ({"principal": "User:app", "resource_type": "topic", "resource_name": "camera"}, "Read"),
-])
-def test_acls_missing_from_the_recorded_list_are_added(acl, operation):
-    assert _acl_missing(acl, operation) is True
-
-
 @pytest.mark.parametrize("user, mechanism, missing", [
     ({"name": "app", "password": "x"}, "SCRAM-SHA-512", False),
     ({"name": "stranger", "password": "x"}, "SCRAM-SHA-512", False),
@@ -291,3 +255,34 @@ def test_recorded_meta_properties_is_read_and_checked():
     assert ids == ["TGcWW5nWQHqSSlkH9GzpaQ"]
     # another node id on this host: the play stops
     assert _meta_facts(_recorded("meta.properties"), 2)[1] is False
+
+
+def _write_state(path, controllers, cluster_id=""):
+    import json
+    import subprocess
+    import sys
+    script = _task("cluster_id.yml", "Write the cluster state on the controller")["ansible.builtin.command"]["argv"][2]
+    out = subprocess.run([sys.executable, "-c", script, str(path), cluster_id, json.dumps(controllers)],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip(), json.loads(path.read_text())
+
+
+def test_the_cluster_state_follows_the_inventory_until_the_first_format(tmp_path):
+    path = tmp_path / "secrets" / "kafka-cluster.json"
+    first = [{"id": 1, "address": "172.18.0.2", "port": 9093}, {"id": 2, "address": "172.18.0.3", "port": 9093}]
+    said, state = _write_state(path, first)
+    assert said == "changed" and path.stat().st_mode & 0o777 == 0o600
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", state["cluster_id"])
+    entries = state["initial_controllers"].split(",")
+    assert [e.rsplit(":", 1)[0] for e in entries] == ["1@172.18.0.2:9093", "2@172.18.0.3:9093"]
+    # the same inventory again: nothing written
+    assert _write_state(path, first) == ("", state)
+    # the hosts were rebuilt with new addresses before any was formatted: the addresses follow,
+    # the cluster id and each node's directory id stay
+    moved = [{"id": 1, "address": "172.19.0.2", "port": 9093}, {"id": 2, "address": "172.19.0.3", "port": 9093}]
+    said, again = _write_state(path, moved)
+    assert said == "changed" and again["cluster_id"] == state["cluster_id"]
+    assert [e.split(":", 1)[0] for e in again["initial_controllers"].split(",")] == ["1@172.19.0.2", "2@172.19.0.3"]
+    assert [e.rsplit(":", 1)[1] for e in again["initial_controllers"].split(",")] == [e.rsplit(":", 1)[1] for e in entries]
+    # an operator's kafka_cluster_id wins over a generated one
+    assert _write_state(path, moved, "AAAAAAAAAAAAAAAAAAAAAA")[1]["cluster_id"] == "AAAAAAAAAAAAAAAAAAAAAA"

@@ -45,7 +45,7 @@ def test_a_user_without_acl_is_refused(hosts, addresses):
 
 def test_plaintext_and_wrong_password_are_refused(hosts, addresses):
     h = hosts["kafka-1"]
-    bad = Client(h, "app", "wrong-password-123", f"{addresses['kafka-1']}:9092")
+    bad = Client(h, "app", "wrong-password-123", f"{addresses['kafka-1']}:9092", name="app-wrong-password")
     out = bad.topics("--list")
     assert out.rc != 0 and "Authentication failed" in out.stdout + out.stderr
 
@@ -61,11 +61,18 @@ def test_topics_match_the_declaration(admin):
 
 
 def test_metrics_give_the_alert_rules_names(hosts, addresses):
-    for n, h in hosts.items():
-        text = h.run(f"curl -s --max-time 5 http://{addresses[n]}:7071/metrics").stdout
-        for name in ("kafka_server_replicamanager_underreplicatedpartitions", "kafka_controller_kafkacontroller_activecontrollercount",
-                     "kafka_server_brokertopicmetrics_totalproducerequests_total"):
-            assert re.search(rf"^{name}(\{{.*\}})? ", text, re.M), (n, name)
+    names = ("kafka_server_replicamanager_underreplicatedpartitions", "kafka_controller_kafkacontroller_activecontrollercount",
+             "kafka_server_brokertopicmetrics_totalproducerequests_total")
+
+    def missing(n):
+        # the agent answers as soon as the JVM runs; a first scrape on a busy machine can take
+        # longer than one attempt allows, so the names are waited for (and the last miss shown)
+        text = hosts[n].run(f"curl -s --max-time 10 http://{addresses[n]}:7071/metrics").stdout
+        return [name for name in names if not re.search(rf"^{name}(\{{.*\}})? ", text, re.M)]
+
+    for n in hosts:
+        wait_for(lambda n=n: not missing(n), 60, interval=3, what=f"the alert rules' metric names on {n}",
+                 detail=lambda n=n: missing(n))
 
 
 def test_every_node_is_a_voter_of_the_quorum(admin):
