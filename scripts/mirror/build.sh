@@ -8,7 +8,7 @@
 #        scripts/mirror/build.sh --list        # artifacts, pins, current/stale
 #        scripts/mirror/build.sh --verify      # sha256sum -c SHA256SUMS
 #        scripts/mirror/build.sh --key         # one hash of all recipes (a CI cache key)
-#   ARTIFACT: kafka jmx_exporter minio mc openbao (default: all of them)
+#   ARTIFACT: kafka jmx_exporter minio mc openbao consumer_lag_exporter (default: all)
 #
 # Each artifact is keyed by a hash of its recipe (its build function, its pins,
 # the files under mirror/<artifact>/ and the toolchain version). When the key
@@ -26,7 +26,7 @@ MIRROR_DIR="${GW_MIRROR_DIR:-$GW_CACHE/mirror}"
 GO_DIR="${GW_GO_DIR:-$GW_CACHE/go}"
 M2_DIR="${GW_M2_DIR:-$GW_CACHE/m2}"
 STATE_DIR="$MIRROR_DIR/.state"
-ALL_ARTIFACTS=(kafka jmx_exporter minio mc openbao)
+ALL_ARTIFACTS=(kafka jmx_exporter minio mc openbao consumer_lag_exporter)
 # Fixed timestamp for the files inside the Kafka tarball, so that the same
 # recipe gives the same bytes (and the same sha256) on every machine.
 TAR_EPOCH=1704067200 # 2024-01-01T00:00:00Z
@@ -50,6 +50,7 @@ art_version() {
     minio) pin mirror_minio_version ;;
     mc) pin mirror_mc_version ;;
     openbao) pin mirror_openbao_version ;;
+    consumer_lag_exporter) pin mirror_consumer_lag_exporter_version ;;
     *) die "unknown artifact '$1' (known: ${ALL_ARTIFACTS[*]})" ;;
   esac
 }
@@ -62,6 +63,7 @@ art_file() {
     minio) echo minio ;;
     mc) echo mc ;;
     openbao) echo bao ;;
+    consumer_lag_exporter) echo kafka-consumer-lag-exporter ;;
   esac
 }
 
@@ -205,6 +207,25 @@ build_openbao() {
     github.com/openbao/openbao)
 }
 
+# Our own consumer-group lag exporter (the Go module proxy refuses
+# github.com/danielqsj/kafka_exporter): the module in mirror/consumer_lag_exporter/,
+# whose go.mod must require exactly the pinned versions.
+build_consumer_lag_exporter() {
+  local out=$1 work=$2 key want have src="$MIRROR_SRC/consumer_lag_exporter"
+  for key in "github.com/IBM/sarama $(pin mirror_consumer_lag_exporter_sarama_version)" \
+    "github.com/prometheus/client_golang $(pin mirror_consumer_lag_exporter_client_golang_version)" \
+    "github.com/xdg-go/scram $(pin mirror_consumer_lag_exporter_scram_version)"; do
+    want=${key##* }
+    have=$(awk -v m="${key%% *}" '$1 == m { print $2; exit }' "$src/go.mod")
+    [ "$have" = "$want" ] || die "mirror/consumer_lag_exporter/go.mod requires ${key%% *} $have, versions.yml pins $want"
+  done
+  go_env
+  cp "$src/go.mod" "$src/go.sum" "$src"/*.go "$work/"
+  # shellcheck disable=SC2046
+  (cd "$work" && nice -n 10 "$GO" build $(pin mirror_go_flags) -o "$out" \
+    -ldflags "-s -w -X main.version=$(pin mirror_consumer_lag_exporter_version)" .)
+}
+
 # --- state, index, SHA256SUMS ------------------------------------------------
 
 state_get() { # NAME KEY
@@ -308,7 +329,7 @@ case "$MODE" in
   list)
     for name in "${TARGETS[@]}"; do
       if is_current "$name"; then s=current; else s=stale; fi
-      printf '%-13s %-34s %-7s %s\n' "$name" "$(art_version "$name")" "$s" "$(art_path "$name")"
+      printf '%-21s %-34s %-7s %s\n' "$name" "$(art_version "$name")" "$s" "$(art_path "$name")"
     done
     exit 0
     ;;

@@ -6,12 +6,14 @@
 #     (with the JMX exporter agent attached), a topic is created, a message
 #     goes through the console producer and comes back through the console
 #     consumer; the JMX exporter serves Kafka's metrics; metadata-quorum and
-#     consumer-groups answer;
+#     consumer-groups answer; the consumer-group lag exporter reads the
+#     group's committed offset and lag from the broker;
 #   - minio + mc: `minio server` answers /minio/health/live, mc writes an
 #     object and reads back the same bytes;
 #   - openbao: `bao server -dev` answers sys/health, a KV secret is written and
-#     read back.
-# Usage: tests/mirror/smoke.sh [kafka] [minio] [openbao]    (default: all)
+#     read back;
+#   - consumer_lag_exporter: reports the pinned version and lists its flags.
+# Usage: tests/mirror/smoke.sh [kafka] [minio] [openbao] [consumer_lag_exporter]    (default: all)
 # Env:   GW_MIRROR_DIR (default ~/.cache/groundwork/mirror), KEEP_TMP=1
 # Needs: java (17+), curl, python3. Exits non-zero on the first failure.
 set -euo pipefail
@@ -186,6 +188,7 @@ stage_kafka() {
   out=$(timeout 60 "$home/bin/kafka-metadata-quorum.sh" --bootstrap-server "127.0.0.1:$port" describe --status) ||
     fail "kafka-metadata-quorum.sh describe --status failed"
   grep -qE '^LeaderId:[[:space:]]*1$' <<<"$out" || fail "kafka-metadata-quorum.sh: node 1 is not the leader: $out"
+  lag_exporter_reads "127.0.0.1:$port" "$topic"
   [ -s "$TMP/kafka/logs/server.log" ] || fail "log4j2.yaml wrote no logs/server.log"
 
   # The JMX exporter agent inside the broker serves Kafka's MBeans as metrics.
@@ -200,6 +203,29 @@ stage_kafka() {
   for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then fail "kafka did not stop within 30s of SIGTERM"; fi
   unset KAFKA_HEAP_OPTS LOG_DIR
+}
+
+# lag_exporter_reads BOOTSTRAP TOPIC: the consumer-group lag exporter, pointed at
+# the broker, exports group smoke's committed offset (1: one message consumed),
+# its lag (0) and the topic's newest offset (1).
+lag_exporter_reads() {
+  local bin lport pid series sel="consumergroup=\"smoke\",partition=\"0\",topic=\"$2\""
+  bin=$(artifact consumer_lag_exporter)
+  lport=$(free_port)
+  "$bin" --kafka.server "$1" --web.listen-address "127.0.0.1:$lport" --group.filter smoke \
+    >"$TMP/lag-exporter.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_for "lag exporter /metrics" 30 "$pid" curl -fsS --max-time 5 "http://127.0.0.1:$lport/metrics"
+  curl -fsS --max-time 30 "http://127.0.0.1:$lport/metrics" >"$TMP/kafka/lag-metrics.txt" ||
+    fail "lag exporter: no /metrics on 127.0.0.1:$lport"
+  for series in 'kafka_lag_exporter_up 1' "kafka_consumergroup_current_offset{$sel} 1" \
+    "kafka_consumergroup_lag{$sel} 0" "kafka_consumergroup_lag_sum{consumergroup=\"smoke\",topic=\"$2\"} 0" \
+    "kafka_topic_partition_current_offset{partition=\"0\",topic=\"$2\"} 1"; do
+    grep -qxF "$series" "$TMP/kafka/lag-metrics.txt" || fail "lag exporter: no '$series' in /metrics"
+  done
+  say "lag exporter: group smoke at offset 1 of $2, lag 0"
+  kill -TERM "$pid"
 }
 
 # --- minio + mc ----------------------------------------------------------------
@@ -264,17 +290,32 @@ stage_openbao() {
   say "KV v2 secret written and read back (CLI and HTTP API)"
 }
 
+# --- consumer-group lag exporter -----------------------------------------------
+
+stage_lag_exporter() {
+  local bin out flag
+  bin=$(artifact consumer_lag_exporter)
+  reports_version kafka-consumer-lag-exporter "$("$bin" --version)" "$(version consumer_lag_exporter)"
+  out=$("$bin" --help 2>&1) || fail "kafka-consumer-lag-exporter --help failed"
+  for flag in kafka.server kafka.version sasl.enabled sasl.mechanism sasl.username sasl.password-file \
+    tls.enabled tls.ca-file web.listen-address group.filter; do
+    grep -qE -- "^ +-$flag( |$)" <<<"$out" || fail "kafka-consumer-lag-exporter --help does not list --$flag"
+  done
+  say "kafka-consumer-lag-exporter --help lists its flags"
+}
+
 # --- main ----------------------------------------------------------------------
 
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(kafka minio openbao)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(kafka minio openbao consumer_lag_exporter)
 say "mirror smoke: $MIRROR_DIR (${TARGETS[*]})"
 stage checksums stage_checksums
 for t in "${TARGETS[@]}"; do
   case "$t" in
-    kafka) stage "kafka + jmx exporter" stage_kafka ;;
+    kafka) stage "kafka + jmx exporter + lag exporter" stage_kafka ;;
     minio) stage "minio + mc" stage_minio ;;
     openbao) stage openbao stage_openbao ;;
-    *) fail "unknown stage '$t' (kafka minio openbao)" ;;
+    consumer_lag_exporter) stage consumer_lag_exporter stage_lag_exporter ;;
+    *) fail "unknown stage '$t' (kafka minio openbao consumer_lag_exporter)" ;;
   esac
 done

@@ -38,6 +38,7 @@ def test_versions_equal_the_mirror_pins():
     assert defaults["kafka_version"] == pins["mirror_kafka_version"]
     assert defaults["kafka_scala_version"] == pins["mirror_kafka_scala_version"]
     assert defaults["kafka_jmx_exporter_version"] == pins["mirror_jmx_exporter_version"]
+    assert defaults["kafka_lag_exporter_version"] == pins["mirror_consumer_lag_exporter_version"]
 
 
 def test_every_default_is_documented_with_type_and_description():
@@ -286,3 +287,19 @@ def test_the_cluster_state_follows_the_inventory_until_the_first_format(tmp_path
     assert [e.rsplit(":", 1)[1] for e in again["initial_controllers"].split(",")] == [e.rsplit(":", 1)[1] for e in entries]
     # an operator's kafka_cluster_id wins over a generated one
     assert _write_state(path, moved, "AAAAAAAAAAAAAAAAAAAAAA")[1]["cluster_id"] == "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+@pytest.mark.parametrize("task", ["no under-replicated or offline partition", "the controller quorum caught up"])
+@pytest.mark.parametrize("variables, expected", [
+    ({"_kafka_gate_retries": 0}, 1),
+    ({"_kafka_gate_retries": 1}, 1),
+    ({"kafka_rolling_restart_timeout": 20}, 4),
+    ({"kafka_rolling_restart_timeout": 3}, 1),
+])
+def test_a_gate_always_has_a_retry_so_that_it_can_fail(task, variables, expected):
+    # Ansible marks an `until` task failed only when it ran out of retries; with retries 0 a
+    # failed condition passes silently (found by the kafka scenario: a broker was down and the
+    # rolling restart went on)
+    retries = _task("gate.yml", task)["retries"]
+    templar, trust = _templar(dict({"kafka_rolling_restart_timeout": 600}, **variables))
+    assert int(templar.template(trust(retries))) == expected
