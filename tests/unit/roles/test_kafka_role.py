@@ -8,9 +8,10 @@ the role's Jinja parsing of tool output, on output RECORDED from a real Kafka 4.
   exporter does (first matching pattern wins, $N substituted, lowercaseOutputName) to HAND-WRITTEN
   MBean strings in the exporter's "domain<key=value, ...><>Attribute" form; each hand-written bean
   is checked against the MBean the recorded scrape's HELP line names.
-- The meta.properties parsing and checks (tasks/cluster_id.yml), the gate (tasks/gate.yml) and the SCRAM user check
-  (tasks/users.yml; the ACLs: tests/unit/plugins/module_utils/test_kafka_acl_plan.py): their own expressions, read from the task files and evaluated with Ansible's
-  templar against the recorded output.
+- The meta.properties parsing and checks and the cluster state file (tasks/cluster_id.yml), the
+  gate (tasks/gate.yml) and the SCRAM user check (tasks/users.yml): their own expressions, read
+  from the task files and evaluated with Ansible's templar against the recorded output. (The
+  ACLs: tests/unit/plugins/module_utils/test_kafka_acl_plan.py.)
 """
 import pathlib
 import re

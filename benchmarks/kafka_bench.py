@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Kafka benchmarks on the lab (`make lab`: lab-node1..3, TLS + SASL/SCRAM, the kafka role's settings).
+
+  throughput  kafka-producer-perf-test (in the mirror's Kafka) on lab-node1 against the three
+              brokers, 100-byte records into a benchmark topic (6 partitions, replication factor 2),
+              acks=1 and acks=all, each with the Kafka client's defaults and with batching and
+              compression (linger.ms=20, batch.size=262144, compression.type=lz4), alternating,
+              `--rounds` times; then kafka-consumer-perf-test reads the topic back. Prints each
+              run and the medians (records/s, MB/s, p99 latency).
+  failover    a producer (org.apache.kafka.tools.VerifiableProducer, acks=all, idempotent,
+              200 records/s) on lab-node1 into the benchmark topic while lab-node3's container is
+              killed (`docker kill`) and started again: the longest gap between acknowledged records
+              around the kill, and every record acknowledged or reported failed. Repeated `--rounds`
+              times, the median printed. The node rejoins before the next round.
+
+The benchmark topic `groundwork-bench` (retention 1 hour) is created by the admin user when it is
+missing and never deleted. Traffic goes only to the lab's own containers; every loop is bounded in
+count and time. Run from the repository root: `.venv/bin/python benchmarks/kafka_bench.py throughput`.
+"""
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+NODES = ("lab-node1", "lab-node2", "lab-node3")
+HOME = "/opt/kafka/current"
+ADMIN = "/etc/kafka/admin-client.properties"
+TOPIC = "groundwork-bench"
+TUNED = "linger.ms=20 batch.size=262144 compression.type=lz4"
+
+
+def sh(*cmd, timeout=600, check=True):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def dexec(node, script, timeout=600, check=True):
+    return sh("docker", "exec", node, "sh", "-c", script, timeout=timeout, check=check)
+
+
+def address(node):
+    return sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node).stdout.strip()
+
+
+def bootstrap():
+    return ",".join(f"{address(n)}:9092" for n in NODES)
+
+
+def ensure_topic(servers):
+    listed = dexec(NODES[0], f"{HOME}/bin/kafka-topics.sh --bootstrap-server {servers} --command-config {ADMIN} --list")
+    if TOPIC not in listed.stdout.split():
+        dexec(NODES[0], f"{HOME}/bin/kafka-topics.sh --bootstrap-server {servers} --command-config {ADMIN} --create "
+                        f"--topic {TOPIC} --partitions 6 --replication-factor 2 --config retention.ms=3600000")
+
+
+def producer_run(servers, records, acks, props):
+    """One kafka-producer-perf-test run; returns records/s, MB/s, p99 ms."""
+    out = dexec(NODES[0], f"{HOME}/bin/kafka-producer-perf-test.sh --topic {TOPIC} --num-records {records} "
+                          f"--record-size 100 --throughput -1 --command-config {ADMIN} "
+                          f"--command-property bootstrap.servers={servers} --command-property acks={acks} "
+                          + " ".join(f"--command-property {p}" for p in props.split()), timeout=900)
+    # last line: "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, p50 ms 50th, p95, p99, p99.9"
+    line = [x for x in out.stdout.splitlines() if "records sent" in x][-1]
+    m = re.search(r"records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th", line)
+    return float(m.group(1)), float(m.group(2)), float(m.group(3)), line
+
+
+def consumer_run(servers, records):
+    out = dexec(NODES[1], f"{HOME}/bin/kafka-consumer-perf-test.sh --bootstrap-server {servers} --topic {TOPIC} "
+                          f"--messages {records} --command-config {ADMIN} --group bench-{int(time.time())} "
+                          f"--timeout 60000 --hide-header", timeout=600)
+    # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+    cols = out.stdout.strip().splitlines()[-1].split(",")
+    return float(cols[5]), float(cols[3])
+
+
+def throughput(args):
+    servers = bootstrap()
+    ensure_topic(servers)
+    cases = [(acks, name, props) for acks in ("1", "all") for name, props in (("client defaults", ""), ("batched+lz4", TUNED))]
+    results = {(a, n): [] for a, n, _ in cases}
+    for r in range(args.rounds):
+        for acks, name, props in cases:
+            rps, mbs, p99, line = producer_run(servers, args.records, acks, props)
+            results[(acks, name)].append((rps, mbs, p99))
+            print(f"round {r + 1} acks={acks:3} {name:15} {line}", flush=True)
+    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes (topic {TOPIC}: 6 partitions, RF 2)")
+    print("| acks | producer settings | records/s | MB/s | p99 latency ms |\n|---|---|---|---|---|")
+    for acks, name, _ in cases:
+        runs = results[(acks, name)]
+        print(f"| {acks} | {name} | {statistics.median(x[0] for x in runs):,.0f} | {statistics.median(x[1] for x in runs):.1f} "
+              f"| {statistics.median(x[2] for x in runs):.0f} |")
+    rates = [consumer_run(servers, args.records) for _ in range(args.rounds)]
+    print(f"consumer (kafka-consumer-perf-test, {args.records} records): median {statistics.median(r[0] for r in rates):,.0f} records/s, "
+          f"{statistics.median(r[1] for r in rates):.1f} MB/s")
+
+
+def failover(args):
+    servers = bootstrap()
+    ensure_topic(servers)
+    victim = NODES[2]
+    gaps = []
+    for r in range(args.rounds):
+        count = args.rate * args.seconds
+        log = f"/root/failover-{r}.jsonl"
+        dexec(NODES[0], f"nohup timeout {args.seconds + 120} {HOME}/bin/kafka-run-class.sh org.apache.kafka.tools.VerifiableProducer "
+                        f"--bootstrap-server {servers} --topic {TOPIC} --max-messages {count} --throughput {args.rate} --acks -1 "
+                        f"--producer.config {ADMIN} > {log} 2>/dev/null &")
+        time.sleep(args.seconds / 3)
+        killed = time.time()
+        sh("docker", "kill", victim)
+        time.sleep(args.down)
+        sh("docker", "start", victim)
+        deadline = time.time() + args.seconds + 150
+        while time.time() < deadline:
+            done = dexec(NODES[0], f"grep -c tool_data $(echo {log}) || true", check=False).stdout.strip()
+            if done not in ("", "0"):
+                break
+            time.sleep(2)
+        events = [json.loads(x) for x in dexec(NODES[0], f"cat {log}").stdout.splitlines() if x.startswith("{")]
+        acked = sorted(e["timestamp"] / 1000 for e in events if e.get("name") == "producer_send_success")
+        failed = sum(1 for e in events if e.get("name") == "producer_send_error")
+        after = [t for t in acked if t >= killed - 1]
+        gap = max((b - a for a, b in zip(after, after[1:])), default=float("nan"))
+        gaps.append(gap)
+        print(f"round {r + 1}: {len(acked)} of {count} acknowledged, {failed} reported failed, "
+              f"longest gap after the kill {gap:.2f} s", flush=True)
+        # the node must be back in every ISR before the next round
+        until = time.time() + 300
+        while time.time() < until:
+            urp = dexec(NODES[0], f"{HOME}/bin/kafka-topics.sh --bootstrap-server {servers} --command-config {ADMIN} "
+                                  f"--describe --under-replicated-partitions", check=False)
+            if urp.returncode == 0 and "Partition:" not in urp.stdout:
+                break
+            time.sleep(5)
+        time.sleep(args.settle)
+    print(f"\nmedian longest gap between acknowledged records after a broker kill: {statistics.median(gaps):.2f} s "
+          f"({args.rounds} rounds, {victim} down {args.down} s each)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["throughput", "failover"])
+    parser.add_argument("--records", type=int, default=2_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=200, help="failover: records/s of the producer")
+    parser.add_argument("--seconds", type=int, default=60, help="failover: how long the producer runs")
+    parser.add_argument("--down", type=int, default=20, help="failover: seconds the node stays down")
+    parser.add_argument("--settle", type=int, default=10)
+    args = parser.parse_args()
+    if sh("docker", "inspect", NODES[0], check=False).returncode != 0:
+        sys.exit("no lab: run `make lab` first")
+    {"throughput": throughput, "failover": failover}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
