@@ -57,10 +57,9 @@ def ensure_topic(servers):
 
 def producer_run(servers, records, acks, props):
     """One kafka-producer-perf-test run; returns records/s, MB/s, p99 ms."""
-    out = dexec(NODES[0], f"{HOME}/bin/kafka-producer-perf-test.sh --topic {TOPIC} --num-records {records} "
-                          f"--record-size 100 --throughput -1 --command-config {ADMIN} "
-                          f"--command-property bootstrap.servers={servers} --command-property acks={acks} "
-                          + " ".join(f"--command-property {p}" for p in props.split()), timeout=900)
+    out = dexec(NODES[0], f"{HOME}/bin/kafka-producer-perf-test.sh --bootstrap-server {servers} --topic {TOPIC} "
+                          f"--num-records {records} --record-size 100 --throughput -1 --command-config {ADMIN} "
+                          f"--command-property acks={acks} {props}", timeout=900)
     # last line: "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, p50 ms 50th, p95, p99, p99.9"
     line = [x for x in out.stdout.splitlines() if "records sent" in x][-1]
     m = re.search(r"records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th", line)
@@ -69,7 +68,7 @@ def producer_run(servers, records, acks, props):
 
 def consumer_run(servers, records):
     out = dexec(NODES[1], f"{HOME}/bin/kafka-consumer-perf-test.sh --bootstrap-server {servers} --topic {TOPIC} "
-                          f"--messages {records} --command-config {ADMIN} --group bench-{int(time.time())} "
+                          f"--num-records {records} --command-config {ADMIN} --group bench-{int(time.time())} "
                           f"--timeout 60000 --hide-header", timeout=600)
     # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
     cols = out.stdout.strip().splitlines()[-1].split(",")
@@ -107,7 +106,7 @@ def failover(args):
         log = f"/root/failover-{r}.jsonl"
         dexec(NODES[0], f"nohup timeout {args.seconds + 120} {HOME}/bin/kafka-run-class.sh org.apache.kafka.tools.VerifiableProducer "
                         f"--bootstrap-server {servers} --topic {TOPIC} --max-messages {count} --throughput {args.rate} --acks -1 "
-                        f"--producer.config {ADMIN} > {log} 2>/dev/null &")
+                        f"--command-config {ADMIN} > {log} 2>/dev/null &")
         time.sleep(args.seconds / 3)
         killed = time.time()
         sh("docker", "kill", victim)
