@@ -107,6 +107,13 @@ def failover(args):
     victim = NODES[2]
     gaps = []
     for r in range(args.rounds):
+        # every node leads its share of the partitions again (after the previous round's kill the
+        # victim led none until Kafka's own rebalance, 5 minutes later), so each kill costs leaders
+        dexec(NODES[0], f"{HOME}/bin/kafka-run-class.sh org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server {servers} "
+                        f"--command-config {ADMIN} --election-type PREFERRED --all-topic-partitions", check=False)
+        leaders = dexec(NODES[0], f"{HOME}/bin/kafka-topics.sh --bootstrap-server {servers} --command-config {ADMIN} "
+                                  f"--describe --topic {TOPIC}").stdout
+        led = len(re.findall(r"Leader: 3\b", leaders))
         count = args.rate * args.seconds
         log = f"/root/failover-{r}.jsonl"
         dexec(NODES[0], f"nohup timeout {args.seconds + 120} {HOME}/bin/kafka-run-class.sh org.apache.kafka.tools.VerifiableProducer "
@@ -129,7 +136,7 @@ def failover(args):
         after = [t for t in acked if t >= killed - 1]
         gap = max((b - a for a, b in zip(after, after[1:])), default=float("nan"))
         gaps.append(gap)
-        print(f"round {r + 1}: {len(acked)} of {count} acknowledged, {failed} reported failed, "
+        print(f"round {r + 1}: {victim} led {led} of 6 partitions; {len(acked)} of {count} acknowledged, {failed} reported failed, "
               f"longest gap after the kill {gap:.2f} s", flush=True)
         # the node must be back in every ISR before the next round
         until = time.time() + 300

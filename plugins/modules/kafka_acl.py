@@ -140,8 +140,6 @@ commands:
   sample: ["allow User:app from *: Write, Describe on literal topic camera-events"]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.groundwork.platform.plugins.module_utils._kafka_acl_plan import (
@@ -152,25 +150,16 @@ from ansible_collections.groundwork.platform.plugins.module_utils._kafka_acl_pla
     plan,
     validate_acls,
 )
+from ansible_collections.groundwork.platform.plugins.module_utils._kafka_cli import KafkaCli, connection_argument_spec
 
 
 def argument_spec():
-    return dict(
+    spec = connection_argument_spec()
+    spec.update(
         acls=dict(type="list", elements="dict", required=True),
-        bootstrap_server=dict(type="str", required=True),
-        command_config=dict(type="path"),
-        kafka_home=dict(type="path", default="/opt/kafka/current"),
         var_name=dict(type="str", default="acls"),
-        environment=dict(type="dict", default={}),
     )
-
-
-def _run(module, argv, what):
-    env = dict(module.params["environment"])
-    rc, out, err = module.run_command(argv, environ_update=env, check_rc=False)
-    if rc != 0:
-        module.fail_json(msg="kafka_acl: %s failed (rc %d): %s" % (what, rc, (err or out).strip()[-2000:]))
-    return out
+    return spec
 
 
 def run_module(module):
@@ -181,26 +170,20 @@ def run_module(module):
         module.fail_json(msg="kafka_acl: %s" % exc)
     if not declared:
         module.exit_json(changed=False, acls_added=[], commands=[])
-    home = p["kafka_home"]
-    tool = os.path.join(home, "bin/kafka-run-class.sh")
-    if not os.access(tool, os.X_OK):
-        module.fail_json(msg="kafka_acl: %s is missing or not executable (kafka_home)" % tool)
-    argv = [home + "/bin/kafka-run-class.sh", ACL_COMMAND_CLASS, "--bootstrap-server", p["bootstrap_server"]]
-    if p["command_config"]:
-        argv += ["--command-config", p["command_config"]]
-    listed = _run(module, argv + ["--list"], "listing the ACLs")
+    cli = KafkaCli(module, "kafka_acl", ["bin/kafka-run-class.sh"])
+    listed = cli.run([cli.tool("bin/kafka-run-class.sh"), ACL_COMMAND_CLASS] + cli.connection() + ["--list"], "listing the ACLs")
     try:
         planned = plan(declared, parse_acl_list(listed))
     except AclPlanError as exc:
         module.fail_json(msg="kafka_acl: %s" % exc)
-    todo = commands(planned, home, p["bootstrap_server"], p["command_config"])
+    todo = commands(planned, cli.home, p["bootstrap_server"], p["command_config"])
     result = dict(changed=planned["changed"], acls_added=planned["add"],
                   commands=[description for description, _argv in todo])
     if module._diff:
         result["diff"] = planned["diff"]
     if not module.check_mode:
         for what, cmd in todo:
-            _run(module, cmd, "adding ACLs (%s)" % what)
+            cli.run(cmd, "adding ACLs (%s)" % what)
     module.exit_json(**result)
 
 

@@ -127,8 +127,6 @@ commands:
   sample: ["grow topic camera-events to 6 partitions"]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.groundwork.platform.plugins.module_utils._kafka_topic_plan import (
@@ -140,27 +138,18 @@ from ansible_collections.groundwork.platform.plugins.module_utils._kafka_topic_p
     plan,
     validate_topics,
 )
+from ansible_collections.groundwork.platform.plugins.module_utils._kafka_cli import KafkaCli, connection_argument_spec
 
 
 def argument_spec():
-    return dict(
+    spec = connection_argument_spec()
+    spec.update(
         topics=dict(type="list", elements="dict", required=True),
-        bootstrap_server=dict(type="str", required=True),
-        command_config=dict(type="path"),
-        kafka_home=dict(type="path", default="/opt/kafka/current"),
         broker_count=dict(type="int", required=True),
         purge_configs=dict(type="bool", default=False),
         var_name=dict(type="str", default="topics"),
-        environment=dict(type="dict", default={}),
     )
-
-
-def _run(module, argv, what):
-    env = dict(module.params["environment"])
-    rc, out, err = module.run_command(argv, environ_update=env, check_rc=False)
-    if rc != 0:
-        module.fail_json(msg="kafka_topic: %s failed (rc %d): %s" % (what, rc, (err or out).strip()[-2000:]))
-    return out
+    return spec
 
 
 def run_module(module):
@@ -169,29 +158,23 @@ def run_module(module):
         declared = validate_topics(p["topics"], p["broker_count"], var_name=p["var_name"])
     except TopicPlanError as exc:
         module.fail_json(msg="kafka_topic: %s" % exc)
-    home = p["kafka_home"]
-    for tool in ("bin/kafka-topics.sh", "bin/kafka-run-class.sh"):
-        if not os.access(os.path.join(home, tool), os.X_OK):
-            module.fail_json(msg="kafka_topic: %s/%s is missing or not executable (kafka_home)" % (home, tool))
-    common = ["--bootstrap-server", p["bootstrap_server"]]
-    if p["command_config"]:
-        common += ["--command-config", p["command_config"]]
-    topics_out = _run(module, [home + "/bin/kafka-topics.sh"] + common + ["--describe", "--exclude-internal"],
-                      "describing the topics")
-    configs_out = _run(module, [home + "/bin/kafka-run-class.sh", CONFIG_COMMAND_CLASS] + common
-                       + ["--describe", "--entity-type", "topics"], "describing the topic configs")
+    cli = KafkaCli(module, "kafka_topic", ["bin/kafka-topics.sh", "bin/kafka-run-class.sh"])
+    topics_out = cli.run([cli.tool("bin/kafka-topics.sh")] + cli.connection() + ["--describe", "--exclude-internal"],
+                         "describing the topics")
+    configs_out = cli.run([cli.tool("bin/kafka-run-class.sh"), CONFIG_COMMAND_CLASS] + cli.connection()
+                          + ["--describe", "--entity-type", "topics"], "describing the topic configs")
     try:
         planned = plan(declared, parse_topics_describe(topics_out), parse_configs_describe(configs_out),
                        var_name=p["var_name"], purge_configs=p["purge_configs"])
     except TopicPlanError as exc:
         module.fail_json(msg="kafka_topic: %s" % exc)
-    todo = commands(planned, home, p["bootstrap_server"], p["command_config"])
+    todo = commands(planned, cli.home, p["bootstrap_server"], p["command_config"])
     result = dict(changed=planned["changed"], topics=planned["topics"], commands=[description for description, _argv in todo])
     if module._diff:
         result["diff"] = planned["diff"]
     if not module.check_mode:
         for what, argv in todo:
-            _run(module, argv, what)
+            cli.run(argv, what)
     module.exit_json(**result)
 
 
