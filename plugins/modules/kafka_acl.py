@@ -38,6 +38,7 @@ description:
   - The decision logic lives in C(plugins/module_utils/_kafka_acl_plan.py) as pure functions.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - groundwork.platform.kafka
 attributes:
   check_mode:
     support: full
@@ -47,8 +48,6 @@ attributes:
     details: Shows the ACLs of the declared resource patterns before and after.
   platform:
     platforms: posix
-requirements:
-  - A Kafka 4.x distribution (bin/kafka-run-class.sh, libs/) and a Java runtime on the target.
 options:
   acls:
     description:
@@ -69,28 +68,10 @@ options:
     type: list
     elements: dict
     required: true
-  bootstrap_server:
-    description: Broker listener to talk to, C(HOST:PORT).
-    type: str
-    required: true
-  command_config:
-    description:
-      - Client properties file (security.protocol, SASL and TLS settings) passed to the tool with
-        C(--command-config). It holds credentials, so keep it readable by root only. The
-        principal it authenticates as must be allowed to describe and alter ACLs (a super user).
-    type: path
-  kafka_home:
-    description: Directory of the Kafka distribution (with bin/ and libs/).
-    type: path
-    default: /opt/kafka/current
   var_name:
     description: Name of the variable the ACLs come from, used in error messages.
     type: str
     default: acls
-  environment:
-    description: Extra environment for the tool (C(JAVA_HOME), C(KAFKA_HEAP_OPTS)...).
-    type: dict
-    default: {}
 notes:
   - Each tool call starts a JVM (a few seconds); the module reads all ACLs with one call and makes
     one call per group of missing ACLs (nothing when all are present).

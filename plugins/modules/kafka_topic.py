@@ -30,6 +30,7 @@ description:
   - The decision logic lives in C(plugins/module_utils/_kafka_topic_plan.py) as pure functions.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - groundwork.platform.kafka
 attributes:
   check_mode:
     support: full
@@ -39,8 +40,6 @@ attributes:
     details: Shows partitions, replication factor and config overrides of the declared topics before and after.
   platform:
     platforms: posix
-requirements:
-  - A Kafka 4.x distribution (bin/kafka-topics.sh, bin/kafka-run-class.sh, libs/) and a Java runtime on the target.
 options:
   topics:
     description:
@@ -52,19 +51,6 @@ options:
     type: list
     elements: dict
     required: true
-  bootstrap_server:
-    description: Broker listener to talk to, C(HOST:PORT).
-    type: str
-    required: true
-  command_config:
-    description:
-      - Client properties file (security.protocol, SASL and TLS settings) passed to the tools with
-        C(--command-config). It holds credentials, so keep it readable by root only.
-    type: path
-  kafka_home:
-    description: Directory of the Kafka distribution (with bin/ and libs/).
-    type: path
-    default: /opt/kafka/current
   broker_count:
     description: Number of brokers of the cluster; a replication factor above it is refused.
     type: int
@@ -77,10 +63,6 @@ options:
     description: Name of the variable the topics come from, used in error messages.
     type: str
     default: topics
-  environment:
-    description: Extra environment for the tools (C(JAVA_HOME), C(KAFKA_HEAP_OPTS)...).
-    type: dict
-    default: {}
 notes:
   - Each tool call starts a JVM (a few seconds); the module reads all topics with two calls and
     makes one call per change.
