@@ -306,18 +306,34 @@ def describe(group):
 
 
 def commands(planned, kafka_home, bootstrap_server, command_config=None):
-    """The plan -> [(description, argv)], one AclCommand --add per group, for the tools under kafka_home."""
+    """The plan -> [(description, argv)] for the tools under kafka_home.
+
+    Each AclCommand call starts a JVM, so add groups that differ only in their resource (same
+    principal, host, permission, pattern type and operations) share one call: AclCommand adds
+    every operation for the principal to every --topic/--group/--cluster/... it is given.
+    """
     base = ["%s/bin/kafka-run-class.sh" % kafka_home, ACL_COMMAND_CLASS, "--bootstrap-server", bootstrap_server]
     if command_config:
         base += ["--command-config", command_config]
-    out = []
+    calls = {}
+    order = []
     for g in planned["add"]:
+        key = (g["principal"], g["host"], g["permission"], g["pattern_type"], tuple(g["operations"]))
+        if key not in calls:
+            calls[key] = []
+            order.append(key)
+        calls[key].append(g)
+    out = []
+    for key in order:
+        groups = calls[key]
+        g = groups[0]
         argv = base + ["--add", "--%s-principal" % g["permission"], g["principal"],
                        "--%s-host" % g["permission"], g["host"]]
         for op in g["operations"]:
             argv += ["--operation", op]
         argv += ["--resource-pattern-type", g["pattern_type"]]
-        flag = RESOURCE_TYPES[g["resource_type"]][1]
-        argv += [flag] if g["resource_type"] == "cluster" else [flag, g["resource_name"]]
-        out.append((describe(g), argv))
+        for r in groups:
+            flag = RESOURCE_TYPES[r["resource_type"]][1]
+            argv += [flag] if r["resource_type"] == "cluster" else [flag, r["resource_name"]]
+        out.append(("; ".join(describe(r) for r in groups), argv))
     return out

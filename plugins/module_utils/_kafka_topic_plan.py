@@ -288,7 +288,8 @@ def parse_configs_describe(text):
 
 # --- the plan -----------------------------------------------------------------------------
 
-def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", purge_configs=False):
+def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", purge_configs=False,
+         allow_delete=False):
     """Compare validated topics (validate_topics) with what Kafka has.
 
     actual_topics: parse_topics_describe(); actual_configs: parse_configs_describe(), the topics'
@@ -300,7 +301,9 @@ def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", 
     and for create: partitions, replication_factor, configs.
 
     Raises TopicPlanError for a partition decrease or a replication-factor change, naming the
-    topic and the variable, before any change is made (the whole plan is refused).
+    topic and the variable, before any change is made (the whole plan is refused). A topic that
+    exists and is declared absent is refused the same way unless allow_delete: deleting a topic
+    deletes its data, so it takes a second, explicit yes.
     """
     actual_configs = actual_configs or {}
     errors = []
@@ -318,6 +321,9 @@ def plan(declared, actual_topics, actual_configs=None, var_name="kafka_topics", 
         if t["state"] == "absent":
             if have is None:
                 results.append(_result(name, "none"))
+            elif not allow_delete:
+                errors.append("%s: the topic is declared absent, but it exists with %d partitions and deleting it "
+                              "deletes their data; set allow_delete to delete it" % (ref, have["partitions"]))
             else:
                 results.append(_result(name, "delete", ["delete the topic (and its data)"]))
             continue

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: kafka_acl
-short_description: Add missing Kafka ACLs idempotently, with one tool call per principal and resource
+short_description: Add missing Kafka ACLs idempotently, with few tool calls
 version_added: "0.1.0"
 author: Groundwork Maintainers (@groundwork-platform)
 description:
@@ -21,8 +21,9 @@ description:
     them with C(AclCommand --remove) by hand), and a declared ACL that is dropped from the list
     later stays in Kafka.
   - One C(AclCommand --add) call adds all missing operations of one group of principal, host,
-    permission, resource and pattern type (one C(--operation) per operation); each call starts a
-    JVM (a few seconds).
+    permission, resource and pattern type (one C(--operation) per operation); groups that differ
+    only in their resource (the same missing operations) share one call with several resource
+    options. Each call starts a JVM (a few seconds).
   - Talks to the cluster through the admin protocol with the Kafka CLI tools of the installed
     Kafka distribution (the class C(org.apache.kafka.tools.AclCommand) through
     C(kafka-run-class.sh)), so it needs no Python Kafka client and runs on a Kafka host (or any
@@ -74,7 +75,8 @@ options:
     default: acls
 notes:
   - Each tool call starts a JVM (a few seconds); the module reads all ACLs with one call and makes
-    one call per group of missing ACLs (nothing when all are present).
+    one call per principal, host, permission, pattern type and set of missing operations (nothing
+    when all are present).
   - An empty O(acls) list runs no tool at all.
 seealso:
   - name: Kafka authorization and ACLs

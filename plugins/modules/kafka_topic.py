@@ -15,8 +15,8 @@ version_added: "0.1.0"
 author: Groundwork Maintainers (@groundwork-platform)
 description:
   - Makes a set of Kafka topics match a declaration in one run. It creates missing topics, grows
-    the partition count, sets (and optionally removes) topic config overrides and deletes topics
-    declared C(absent).
+    the partition count, sets (and optionally removes) topic config overrides and, only with
+    O(allow_delete), deletes topics declared C(absent).
   - Talks to the cluster through the admin protocol with the Kafka CLI tools of the installed
     Kafka distribution (C(kafka-topics.sh) and the class C(kafka.admin.ConfigCommand) through
     C(kafka-run-class.sh)), so it needs no Python Kafka client and runs on a Kafka host (or any
@@ -59,6 +59,13 @@ options:
     description: Remove config overrides of a declared topic that the declaration does not list.
     type: bool
     default: false
+  allow_delete:
+    description:
+      - Delete the existing topics declared C(state=absent). Deleting a topic deletes its data, so
+        without this a topic that exists and is declared absent is refused (with an error naming
+        it) before anything is changed; a topic that does not exist is fine either way.
+    type: bool
+    default: false
   var_name:
     description: Name of the variable the topics come from, used in error messages.
     type: str
@@ -86,8 +93,18 @@ EXAMPLES = r"""
         partitions: 6
         replication_factor: 2
         configs: {retention.ms: 604800000, min.insync.replicas: 1}
+  run_once: true
+  no_log: false
+
+- name: Delete a topic and its data (an explicit second yes)
+  groundwork.platform.kafka_topic:
+    bootstrap_server: "10.0.0.11:9092"
+    command_config: /etc/kafka/admin-client.properties
+    broker_count: 3
+    topics:
       - name: old-events
         state: absent
+    allow_delete: true
   run_once: true
   no_log: false
 """
@@ -129,6 +146,7 @@ def argument_spec():
         topics=dict(type="list", elements="dict", required=True),
         broker_count=dict(type="int", required=True),
         purge_configs=dict(type="bool", default=False),
+        allow_delete=dict(type="bool", default=False),
         var_name=dict(type="str", default="topics"),
     )
     return spec
@@ -147,7 +165,7 @@ def run_module(module):
                           + ["--describe", "--entity-type", "topics"], "describing the topic configs")
     try:
         planned = plan(declared, parse_topics_describe(topics_out), parse_configs_describe(configs_out),
-                       var_name=p["var_name"], purge_configs=p["purge_configs"])
+                       var_name=p["var_name"], purge_configs=p["purge_configs"], allow_delete=p["allow_delete"])
     except TopicPlanError as exc:
         module.fail_json(msg="kafka_topic: %s" % exc)
     todo = commands(planned, cli.home, p["bootstrap_server"], p["command_config"])

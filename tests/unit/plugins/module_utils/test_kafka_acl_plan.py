@@ -203,7 +203,7 @@ def test_an_acl_on_another_resource_does_not_count():
     assert "camera-events" not in p["diff"]["before"]
 
 
-def test_one_command_per_group_with_every_missing_operation():
+def test_one_command_per_principal_permission_pattern_and_operations():
     acls = [
         {"principal": "User:app", "resource_type": "topic", "resource_name": "alerts",
          "operations": ["Read", "Write", "Describe", "DescribeConfigs"]},
@@ -229,15 +229,16 @@ def test_one_command_per_group_with_every_missing_operation():
                   "--resource-pattern-type", "literal", "--topic", "alerts"],
         PREFIX + ["--allow-principal", "User:app", "--allow-host", "*", "--operation", "Read",
                   "--resource-pattern-type", "prefixed", "--topic", "alerts"],
-        # IdempotentWrite is recorded as present on the cluster; only Describe is missing
+        # IdempotentWrite is recorded as present on the cluster; only Describe is missing. The
+        # same principal, host, permission, pattern type and operations on two resources: one call
+        # (AclCommand adds every operation to every resource it is given)
         PREFIX + ["--allow-principal", "User:app", "--allow-host", "*", "--operation", "Describe",
-                  "--resource-pattern-type", "literal", "--cluster"],
-        PREFIX + ["--allow-principal", "User:app", "--allow-host", "*", "--operation", "Describe",
-                  "--resource-pattern-type", "literal", "--delegation-token", "tok"],
+                  "--resource-pattern-type", "literal", "--cluster", "--delegation-token", "tok"],
     ]
     descriptions = [what for what, _argv in ka.commands(p, HOME, BOOTSTRAP, CONFIG)]
     assert descriptions[0] == "allow User:app from *: Write, Describe, DescribeConfigs, Alter on literal topic alerts"
-    assert descriptions[3] == "allow User:app from *: Describe on the cluster"
+    assert descriptions[3] == ("allow User:app from *: Describe on the cluster; "
+                               "allow User:app from *: Describe on literal delegation-token tok")
 
 
 def test_commands_without_command_config_and_with_group_and_transactional_id():

@@ -258,8 +258,20 @@ def test_plan_cleanup_policy_order_matters_as_recorded():
     assert kp.plan(same, topics, configs)["changed"] is False
 
 
+def test_plan_absent_refuses_to_delete_an_existing_topic_without_allow_delete():
+    topics, configs = _actual()
+    declared = _validated([{"name": "camera-events", "partitions": 3}, {"name": "alerts", "state": "absent"}])
+    with pytest.raises(kp.TopicPlanError) as err:
+        kp.plan(declared, topics, configs)
+    assert "kafka_topics[1] ('alerts')" in str(err.value)
+    assert "allow_delete" in str(err.value) and "deletes their data" in str(err.value)
+    # a topic that does not exist is absent already: nothing to refuse
+    assert kp.plan(_validated([{"name": "nope", "state": "absent"}]), topics, configs)["changed"] is False
+
+
 def test_plan_absent():
     topics, configs = _actual()
-    p = kp.plan(_validated([{"name": "alerts", "state": "absent"}, {"name": "nope", "state": "absent"}]), topics, configs)
+    p = kp.plan(_validated([{"name": "alerts", "state": "absent"}, {"name": "nope", "state": "absent"}]), topics, configs,
+                allow_delete=True)
     assert [t["action"] for t in p["topics"]] == ["delete", "none"]
     assert kp.commands(p, "/k", "b:9092")[0][1][-3:] == ["--delete", "--topic", "alerts"]
