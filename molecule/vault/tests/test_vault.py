@@ -1,0 +1,177 @@
+"""The vault scenario: an OpenBao raft cluster used through its API with AppRole logins, the
+encrypted init record, the loss of the active node, the unseal playbook, a rolling restart and
+bad input."""
+import os
+import pathlib
+import re
+import uuid
+
+import pytest
+from conftest import NODES, PASSWORD, RECORD, record
+from gwtest import playbook, wait_for
+
+SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+UNSEAL = SCENARIO.parents[1] / "playbooks" / "vault_unseal.yml"
+
+
+def _roles(api):
+    """node -> active / standby / sealed / other, from /v1/sys/health."""
+    names = {200: "active", 429: "standby", 503: "sealed"}
+    return {n: names.get(a.health(), "other") for n, a in api.items()}
+
+
+def _one_active_two_standby(api):
+    roles = _roles(api)
+    return sorted(roles.values()) == ["active", "standby", "standby"] and roles
+
+
+def _started(host):
+    return host.run("systemctl show -p ExecMainStartTimestampMonotonic openbao").stdout
+
+
+# --- phase 0: steady state -----------------------------------------------------------------
+
+def test_every_node_runs_as_openbao_with_a_hardened_unit(hosts):
+    for h in hosts.values():
+        svc = h.service("openbao")
+        assert svc.is_running and svc.is_enabled
+        assert h.process.filter(user="openbao", comm="bao")
+        assert h.run("systemctl show -p ProtectSystem --value openbao").stdout.strip() == "strict"
+        assert h.run("systemctl show -p CapabilityBoundingSet --value openbao").stdout.strip() == ""
+        assert h.file("/etc/openbao/openbao.hcl").mode == 0o640
+        assert h.file("/var/lib/openbao/raft").mode == 0o700
+
+
+def test_one_active_node_two_standbys_and_three_raft_voters(api, admin_token):
+    wait_for(lambda: _one_active_two_standby(api), 60, interval=2, what="one active node and two standbys",
+             detail=lambda: _roles(api))
+    status, out = api["vault-1"].call("GET", "/v1/sys/storage/raft/configuration", admin_token)
+    assert status == 200, out
+    servers = out["data"]["config"]["servers"]
+    assert sorted(s["node_id"] for s in servers) == list(NODES)
+    assert all(s["voter"] for s in servers)
+
+
+def test_a_secret_written_through_one_node_is_read_through_another(api, admin_token):
+    value = uuid.uuid4().hex
+    writer = api["vault-2"].login("writer", admin_token)
+    status, out = api["vault-2"].call("POST", "/v1/secret/data/app/db", writer, {"data": {"password": value}})
+    assert status == 200, out
+    reader = api["vault-3"].login("reader", admin_token)
+    status, out = api["vault-3"].call("GET", "/v1/secret/data/app/db", reader)
+    assert status == 200 and out["data"]["data"]["password"] == value, out
+    # the reader's policy reads only; outside app/ nothing at all
+    status, _ = api["vault-3"].call("POST", "/v1/secret/data/app/db", reader, {"data": {"password": "x"}})
+    assert status == 403
+    status, _ = api["vault-2"].call("POST", "/v1/secret/data/other/db", writer, {"data": {"password": "x"}})
+    assert status == 403
+
+
+def test_the_role_token_is_scoped_and_the_root_token_is_revoked(api, admin_token):
+    rec = record()
+    assert rec["root_token"] == "" and len(rec["unseal_keys"]) == 5 and rec["threshold"] == 3
+    status, out = api["vault-1"].call("GET", "/v1/auth/token/lookup-self", admin_token)
+    assert status == 200 and out["data"]["policies"] == ["groundwork-admin"], out
+    assert out["data"]["orphan"] is True and out["data"]["period"] > 0
+    # the role's token cannot read secrets nor make a root token
+    assert api["vault-1"].call("GET", "/v1/secret/data/app/db", admin_token)[0] == 403
+    assert api["vault-1"].call("POST", "/v1/auth/token/create", admin_token, {"policies": ["root"]})[0] == 403
+
+
+def test_the_init_record_is_encrypted_on_the_controller_only(hosts):
+    text = RECORD.read_text()
+    assert text.startswith("$ANSIBLE_VAULT;")
+    assert oct(RECORD.stat().st_mode & 0o777) == "0o600"
+    keys = record()["unseal_keys"]
+    for h in hosts.values():
+        # no key on a node's disk (the raft data is encrypted by the barrier, the rest is config)
+        out = h.run(f"grep -rlF -- {keys[0]!r} /etc /var/lib/openbao /var/log /root /tmp 2>/dev/null")
+        assert out.stdout.strip() == "", out.stdout
+
+
+def test_audit_log_records_requests_without_secrets(hosts, api, admin_token):
+    api["vault-1"].call("GET", "/v1/sys/mounts", admin_token)
+    active = [n for n, r in _roles(api).items() if r == "active"][0]
+    log = hosts[active].file("/var/log/openbao/audit.log")
+    assert log.exists and log.mode == 0o600
+    assert "sys/mounts" in log.content_string
+    assert admin_token not in log.content_string
+
+
+def test_metrics_give_the_alert_rules_names(hosts, api):
+    names = ("vault_core_unsealed", "vault_core_active", "vault_autopilot_healthy", "vault_autopilot_node_healthy")
+    for n, a in api.items():
+        text = hosts[n].run(f"curl -s --max-time 10 --cacert /etc/openbao/tls/ca.crt '{a.url}/v1/sys/metrics?format=prometheus'").stdout
+        for name in names[:2]:
+            assert re.search(rf"^{name}\{{", text, re.M), (n, name)
+    active = [n for n, r in _roles(api).items() if r == "active"][0]
+    text = hosts[active].run(f"curl -s --max-time 10 --cacert /etc/openbao/tls/ca.crt '{api[active].url}/v1/sys/metrics?format=prometheus'").stdout
+    assert re.search(r"^vault_autopilot_healthy 1$", text, re.M), text[:2000]
+    for n in NODES:
+        assert re.search(rf'^vault_autopilot_node_healthy\{{node_id="{n}"\}} 1$', text, re.M), n
+
+
+# --- phase 1: losing the active node; the unseal playbook ------------------------------------
+
+@pytest.mark.phase(1)
+def test_a_killed_active_node_fails_over_and_the_unseal_playbook_brings_it_back(hosts, api, admin_token):
+    value = uuid.uuid4().hex
+    writer = api["vault-1"].login("writer", admin_token)
+    assert api["vault-1"].call("POST", "/v1/secret/data/app/failover", writer, {"data": {"v": value}})[0] == 200
+    active = wait_for(lambda: [n for n, r in _roles(api).items() if r == "active"], 30, what="the active node")[0]
+    hosts[active].run("systemctl kill -s KILL openbao")
+    others = [n for n in NODES if n != active]
+    new = wait_for(lambda: [n for n in others if api[n].health() == 200], 60, interval=1, what="a new active node")[0]
+    reader = api[new].login("reader", admin_token)
+    status, out = api[new].call("GET", "/v1/secret/data/app/failover", reader)
+    assert status == 200 and out["data"]["data"]["v"] == value
+    # systemd starts the killed node again; with the Shamir seal it waits sealed
+    wait_for(lambda: api[active].health() == 503, 60, interval=2, what=f"{active} back, sealed")
+    res = playbook(UNSEAL)
+    assert res.returncode == 0, res.stdout[-3000:]
+    for key in record()["unseal_keys"]:
+        assert key not in res.stdout + res.stderr
+    assert PASSWORD.read_text().strip() not in res.stdout + res.stderr
+    wait_for(lambda: _one_active_two_standby(api), 60, interval=2, what="the node back as a standby",
+             detail=lambda: _roles(api))
+    # an unseal run when nothing is sealed changes nothing
+    res = playbook(UNSEAL)
+    assert res.returncode == 0 and re.search(r"changed=0", res.stdout), res.stdout[-2000:]
+
+
+# --- phase 2: a configuration change rolls; bad input stops before any change ---------------
+
+@pytest.mark.phase(2)
+def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts, api, admin_token):
+    before = {n: _started(h) for n, h in hosts.items()}
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", "vault_log_level=debug")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert all(_started(h) != before[n] for n, h in hosts.items())
+    assert all('log_level = "debug"' in h.file("/etc/openbao/openbao.hcl").content_string for h in hosts.values())
+    assert _one_active_two_standby(api), _roles(api)
+    # the restarts went one at a time: each node was unsealed before the next restarted
+    steps = re.findall(r"TASK \[[^\]]*(Restart OpenBao on|Wait until unsealed, active or standby,) (vault-\d)", res.stdout)
+    restarts = [i for i, (what, _node) in enumerate(steps) if what.startswith("Restart")]
+    assert len(restarts) == 3, steps
+    assert all(steps[i + 1] == ("Wait until unsealed, active or standby,", steps[i][1]) for i in restarts), steps
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault")  # back to the declared level
+    assert res.returncode == 0, res.stdout[-3000:]
+
+
+@pytest.mark.phase(2)
+@pytest.mark.parametrize("extra, expected", [
+    ('{"vault_seal": "kms"}', "vault_seal must be one of: shamir, static"),
+    ('{"vault_key_threshold": 9}', "vault_key_threshold between 2 and the shares"),
+    ('{"vault_seal": "static", "vault_static_seal_key": "not-a-key-7f3a"}', "vault_static_seal_key must be 32 random bytes"),
+    ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "vault_policies a mapping of lowercase names (not root"),
+], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root"])
+def test_bad_input_stops_before_any_change(hosts, extra, expected):
+    before = {n: _started(h) for n, h in hosts.items()}
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", extra)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert expected in " ".join(out.split()), out[-3000:]
+    for n in NODES:
+        assert re.search(rf"{n}\s*:.*changed=0", out), out[-2000:]
+    assert {n: _started(h) for n, h in hosts.items()} == before
+    assert "not-a-key-7f3a" not in out
