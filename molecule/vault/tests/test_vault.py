@@ -175,3 +175,51 @@ def test_bad_input_stops_before_any_change(hosts, extra, expected):
         assert re.search(rf"{n}\s*:.*changed=0", out), out[-2000:]
     assert {n: _started(h) for n, h in hosts.items()} == before
     assert "not-a-key-7f3a" not in out
+
+
+# --- phase 3: snapshots and the restore ------------------------------------------------------
+
+RESTORE = SCENARIO.parents[1] / "playbooks" / "vault_restore.yml"
+
+
+@pytest.mark.phase(3)
+def test_a_snapshot_restored_brings_the_secrets_back(hosts, api, admin_token):
+    writer = api["vault-1"].login("writer", admin_token)
+    reader = api["vault-1"].login("reader", admin_token)
+
+    def read():
+        status, out = api["vault-1"].call("GET", "/v1/secret/data/app/restore", reader)
+        return status, out and out.get("data", {}).get("data", {}).get("v")
+
+    assert api["vault-1"].call("POST", "/v1/secret/data/app/restore", writer, {"data": {"v": "before"}})[0] == 200
+    # the timer's service on every node: only the active node saves
+    for h in hosts.values():
+        assert h.run("systemctl start openbao-snapshot.service").rc == 0
+        assert h.service("openbao-snapshot.timer").is_enabled
+    saved = {n: h.run("ls /var/backups/openbao/").stdout.split() for n, h in hosts.items()}
+    holders = [n for n, files in saved.items() if any(f.endswith(".snap") for f in files)]
+    assert len(holders) == 1, saved
+    node = holders[0]
+    snap = "/var/backups/openbao/" + [f for f in saved[node] if f.endswith(".snap")][0]
+    assert hosts[node].file(snap).size > 0 and hosts[node].file(snap).user == "openbao"
+    assert hosts[node].file(snap).mode == 0o600 or hosts[node].file("/var/backups/openbao").mode == 0o700
+
+    # the data changes after the snapshot
+    assert api["vault-1"].call("POST", "/v1/secret/data/app/restore", writer, {"data": {"v": "after"}})[0] == 200
+    assert read() == (200, "after")
+
+    # without the confirmation nothing happens
+    res = playbook(RESTORE, "-e", f"vault_restore_snapshot={snap}", "-e", f"vault_restore_host={node}")
+    assert res.returncode != 0 and "vault_restore_confirm" in res.stdout + res.stderr, res.stdout[-2000:]
+    assert read() == (200, "after")
+
+    res = playbook(RESTORE, "-e", f"vault_restore_snapshot={snap}", "-e", f"vault_restore_host={node}",
+                   "-e", "vault_restore_confirm=restore")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert admin_token not in res.stdout + res.stderr
+    wait_for(lambda: _one_active_two_standby(api), 60, interval=2, what="the cluster after the restore",
+             detail=lambda: _roles(api))
+    reader = api["vault-1"].login("reader", admin_token)
+    assert wait_for(lambda: read() == (200, "before"), 30, interval=2, what="the restored secret", detail=read)
+    # the state before the restore was saved first
+    assert hosts[node].run("ls /var/backups/openbao/ | grep -c '^openbao-before-restore-.*\\.snap$'").stdout.strip() == "1"
