@@ -81,6 +81,12 @@ def secret(name):
     return (ephemeral_directory() / "secrets" / name).read_text(encoding="utf-8").split()[0]
 
 
+def started(host, unit):
+    """When systemd last started `unit` on a testinfra host (monotonic): a value that changes
+    between two reads means the service was restarted in between."""
+    return host.run(f"systemctl show -p ExecMainStartTimestampMonotonic {unit}").stdout
+
+
 def _ansible_playbook():
     # the one next to this interpreter (the project's virtual environment) where it is there
     beside = pathlib.Path(sys.executable).parent / "ansible-playbook"

@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 from conftest import HOME, NODES, TOPICS, Client
-from gwtest import playbook, secret, wait_for
+from gwtest import playbook, secret, started, wait_for
 
 SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 ROLLING = SCENARIO.parents[1] / "playbooks" / "kafka_rolling_restart.yml"
 
 
 def _started(host):
-    return host.run("systemctl show -p ExecMainStartTimestampMonotonic kafka").stdout
+    return started(host, "kafka")
 
 
 # --- phase 0: steady state -----------------------------------------------------------------

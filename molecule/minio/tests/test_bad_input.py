@@ -29,7 +29,7 @@ def _converge(*extra, host_vars=None):
 
 
 def _started(host):
-    return host.run("systemctl show -p ExecMainStartTimestampMonotonic minio").stdout
+    return started(host, "minio")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from conftest import NODES, PASSWORD, RECORD, record
-from gwtest import playbook, wait_for
+from gwtest import playbook, started, wait_for
 
 SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 UNSEAL = SCENARIO.parents[1] / "playbooks" / "vault_unseal.yml"
@@ -26,7 +26,7 @@ def _one_active_two_standby(api):
 
 
 def _started(host):
-    return host.run("systemctl show -p ExecMainStartTimestampMonotonic openbao").stdout
+    return started(host, "openbao")
 
 
 # --- phase 0: steady state -----------------------------------------------------------------
