@@ -67,6 +67,24 @@ def test_a_secret_written_through_one_node_is_read_through_another(api, admin_to
     assert status == 403
 
 
+def test_the_pki_issues_certificates_that_chain_to_the_platform_ca(hosts, api, admin_token):
+    issuer = api["vault-2"].login("issuer", admin_token)
+    status, out = api["vault-2"].call("POST", "/v1/pki/issue/platform", issuer,
+                                      {"common_name": "db.groundwork.test", "ttl": "1h"})
+    assert status == 200, out
+    data = out["data"]
+    h = hosts["vault-3"]
+    h.run(f"cat > /root/leaf.pem <<'EOF'\n{data['certificate']}\nEOF")
+    h.run(f"cat > /root/chain.pem <<'EOF'\n{data['issuing_ca']}\nEOF")
+    # the platform CA every host has verifies it, through the intermediate OpenBao holds
+    check = h.run("openssl verify -CAfile /etc/openbao/tls/ca.crt -untrusted /root/chain.pem /root/leaf.pem")
+    assert check.rc == 0 and "OK" in check.stdout, check.stdout + check.stderr
+    assert "db.groundwork.test" in h.run("openssl x509 -in /root/leaf.pem -noout -subject").stdout
+    # a name outside the role's domains is refused
+    status, out = api["vault-2"].call("POST", "/v1/pki/issue/platform", issuer, {"common_name": "evil.example.com"})
+    assert status == 400, out
+
+
 def test_the_role_token_is_scoped_and_the_root_token_is_revoked(api, admin_token):
     rec = record()
     assert rec["root_token"] == "" and len(rec["unseal_keys"]) == 5 and rec["threshold"] == 3
