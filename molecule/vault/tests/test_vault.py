@@ -100,11 +100,17 @@ def test_the_init_record_is_encrypted_on_the_controller_only(hosts):
     text = RECORD.read_text()
     assert text.startswith("$ANSIBLE_VAULT;")
     assert oct(RECORD.stat().st_mode & 0o777) == "0o600"
-    keys = record()["unseal_keys"]
+    rec = record()
+    keys = rec["unseal_keys"]
     for h in hosts.values():
         # no key on a node's disk (the raft data is encrypted by the barrier, the rest is config)
         out = h.run(f"grep -rlF -- {keys[0]!r} /etc /var/lib/openbao /var/log /root /tmp 2>/dev/null")
         assert out.stdout.strip() == "", out.stdout
+        # nor a key or the role's token in the journal (a module logs its arguments there unless
+        # the task is no_log: the token travels in the uri tasks' headers)
+        for secret_value in (keys[0], rec["admin_token"]):
+            out = h.run(f"journalctl --no-pager -o cat | grep -cF -- {secret_value!r}")
+            assert out.stdout.strip() == "0", f"a secret is in the journal of {h}"
 
 
 def test_audit_log_records_requests_without_secrets(hosts, api, admin_token):
