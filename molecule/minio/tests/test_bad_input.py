@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 
 import pytest
+from gwtest import started
 
 testinfra_hosts = ["ansible://minio-1"]
 
