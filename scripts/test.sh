@@ -73,6 +73,8 @@ stage_build() {
     ANSIBLE_COLLECTIONS_PATH="$cp" ansible-doc -t module "groundwork.platform.$(basename "$m" .py)" 2>&1 \
       | grep -q "^> MODULE groundwork.platform.$(basename "$m" .py)" || { echo "ansible-doc cannot render $m"; return 1; }
   done
+  # the tarball as ansible-builder sees it: introspect and a rendered build context
+  pytest -p no:cacheprovider -q tests/ee
 }
 
 stage_mirror() {
