@@ -13,6 +13,7 @@ mitogen_linear strategy, pipelining, `gathering = smart` with a jsonfile fact ca
     .venv/bin/python benchmarks/fleet_scale.py [--counts 10,25,50,100] [--reruns 2] [--forks 25]
     .venv/bin/python benchmarks/fleet_scale.py --plot docs/fleet-scale.png   # from the JSON
     .venv/bin/python benchmarks/fleet_scale.py --serial-drill 100 --batch 10  # on kept hosts
+    .venv/bin/python benchmarks/fleet_scale.py --compare-reruns 100 --other ../other-tree  # kept hosts
 
 Writes build/benchmarks/fleet_scale.json: per count the wall times, the recap summed over the
 hosts and every task's wall time (ansible.posix.profile_tasks), so that a task whose time grows
@@ -70,16 +71,28 @@ def strategy_env():
             "ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")}
 
 
-def playbook(inv, args, forks, extra_env=None, timeout=3600):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+def playbook(inv, args, forks, extra_env=None, timeout=3600, root=ROOT):
+    """ansible-playbook from the tree ROOT (its ansible.cfg and the collection linked under its
+    build/collections)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(root / "build" / "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_FORKS=str(forks), ANSIBLE_CACHE_PLUGIN="jsonfile",
                ANSIBLE_CACHE_PLUGIN_CONNECTION=str(BUILD / "facts"), ANSIBLE_CACHE_PLUGIN_TIMEOUT="86400",
                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="all",
                PROFILE_TASKS_SORT_ORDER="none", **(extra_env or {}))
-    start = time.monotonic()
-    run = subprocess.run([tool("ansible-playbook"), "-i", str(inv), *args], cwd=ROOT, env=env,
+    start, cpu = time.monotonic(), _children_cpu()
+    run = subprocess.run([tool("ansible-playbook"), "-i", str(inv), *args], cwd=root, env=env,
                          capture_output=True, text=True, timeout=timeout, check=False)
+    run.controller_cpu = round(_children_cpu() - cpu, 1)
     return run, round(time.monotonic() - start, 1)
+
+
+def _children_cpu():
+    """CPU seconds (user + system) of the finished child processes: ansible-playbook and every
+    process it forked on the controller (the hosts' own work runs in their containers)."""
+    import resource  # pylint: disable=import-outside-toplevel
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def recap(stdout):
@@ -134,9 +147,10 @@ def one_count(count, reruns, forks):
     for kind in ["converge"] + ["rerun"] * reruns:
         run, seconds = playbook(inv, ["playbooks/site.yml"], forks, strategy_env())
         totals = recap(run.stdout)
-        result["runs"].append({"kind": kind, "seconds": seconds, "rc": run.returncode, "recap": totals,
-                               "tasks": tasks(run.stdout)})
-        print(json.dumps({"hosts": count, "kind": kind, "seconds": seconds, "rc": run.returncode, "recap": totals}), flush=True)
+        result["runs"].append({"kind": kind, "seconds": seconds, "controller_cpu_seconds": run.controller_cpu,
+                               "rc": run.returncode, "recap": totals, "tasks": tasks(run.stdout)})
+        print(json.dumps({"hosts": count, "kind": kind, "seconds": seconds, "controller_cpu_seconds": run.controller_cpu,
+                          "rc": run.returncode, "recap": totals}), flush=True)
         if run.returncode != 0:
             sys.exit(f"site.yml on {count} hosts failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}")
     reruns_s = [r["seconds"] for r in result["runs"] if r["kind"] == "rerun"]
@@ -154,16 +168,20 @@ def serial_drill(count, batch, forks):
     """A bad change rolled out in batches stops after the first one.
 
     On COUNT converged fleet hosts (left by a run with --keep): site.yml's node_exporter play
-    with an address no host has (192.0.2.1, TEST-NET-1), BATCH hosts per batch and no failure
-    allowed. The exporter cannot bind, its endpoint wait (the health gate) fails on the whole
-    first batch, and the play stops there. Then the same run without the bad address repairs
-    the first batch and changes nothing elsewhere."""
+    with a listen address that is not the hosts' own (the fleet network's gateway, this machine:
+    an address pasted from the wrong place), BATCH hosts per batch and no failure allowed. The
+    exporter's flags pass their check (it runs on a scratch address), but the restarted exporter
+    cannot bind; its endpoint wait (the health gate) is refused at once on the whole first batch,
+    and the play stops there. Then the same run without the bad address repairs the first batch
+    and changes nothing elsewhere."""
     inv = BUILD / f"hosts-{count}.yml"
     names = [f"fleet-{i:03d}" for i in range(1, count + 1)]
+    gateway = subprocess.run(["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", NETWORK],
+                             capture_output=True, text=True, check=True).stdout.strip()
     bad, seconds = playbook(inv, ["playbooks/site.yml", "--tags", "node_exporter", "-e", f"groundwork_serial={batch}",
-                                  "-e", "groundwork_max_fail_percentage=0", "-e", "node_exporter_listen_address=192.0.2.1"],
+                                  "-e", "groundwork_max_fail_percentage=0", "-e", f"node_exporter_listen_address={gateway}"],
                             forks, strategy_env())
-    with_bad = [n for n in names if "192.0.2.1" in docker_exec(n, "cat", "/etc/default/prometheus-node-exporter").stdout]
+    with_bad = [n for n in names if f"{gateway}:" in docker_exec(n, "cat", "/etc/default/prometheus-node-exporter").stdout]
     running = [n for n in names if docker_exec(n, "systemctl", "is-active", "prometheus-node-exporter").stdout.strip() == "active"]
     fixed, fix_seconds = playbook(inv, ["playbooks/site.yml", "--tags", "node_exporter", "-e", f"groundwork_serial={batch}",
                                         "-e", "groundwork_max_fail_percentage=0"], forks, strategy_env())
@@ -176,6 +194,43 @@ def serial_drill(count, batch, forks):
               "repair_run": {"rc": fixed.returncode, "seconds": fix_seconds, "recap": after_fix, "changed_hosts": changed_hosts}}
     print(json.dumps(result, indent=1))
     return result
+
+
+def hosts_cpu():
+    """CPU seconds the fleet containers have used so far (cgroup v1 cpuacct, docker's cgroupfs
+    driver; None where the machine has another layout)."""
+    ids = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=groundwork.test-host={NETWORK}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    total = 0
+    for cid in ids:
+        path = pathlib.Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+        if not path.exists():
+            return None
+        total += int(path.read_text())
+    return total / 1e9
+
+
+def compare_reruns(count, rounds, other, forks):
+    """Reruns of site.yml on COUNT kept hosts, alternating this tree and the tree OTHER (a git
+    worktree of another commit, with its own build/collections link), ROUNDS times each."""
+    inv = BUILD / f"hosts-{count}.yml"
+    runs = {str(ROOT): [], str(other): []}
+    for _ in range(rounds):
+        for root in (ROOT, other):
+            before = hosts_cpu()
+            run, seconds = playbook(inv, ["playbooks/site.yml"], forks, strategy_env(), root=root)
+            after = hosts_cpu()
+            row = {"seconds": seconds, "controller_cpu_seconds": run.controller_cpu,
+                   "hosts_cpu_seconds": round(after - before, 1) if before is not None and after is not None else None,
+                   "rc": run.returncode,
+                   "recap": recap(run.stdout), "etc_hosts_tasks": {k: v for k, v in tasks(run.stdout).items() if "/etc/hosts" in k}}
+            runs[str(root)].append(row)
+            print(json.dumps({"tree": str(root), **row}), flush=True)
+    summary = {tree: {"seconds_median": statistics.median(r["seconds"] for r in rows),
+                      "controller_cpu_median": statistics.median(r["controller_cpu_seconds"] for r in rows),
+                      "hosts_cpu_median": statistics.median(r["hosts_cpu_seconds"] or 0 for r in rows),
+                      "changed": [r["recap"]["changed"] for r in rows]} for tree, rows in runs.items()}
+    return {"hosts": count, "forks": forks, "rounds": rounds, "runs": runs, "summary": summary}
 
 
 def growth(data):
@@ -230,7 +285,16 @@ def main():
     parser.add_argument("--serial-drill", metavar="HOSTS", type=int,
                         help="only the batch drill on HOSTS kept hosts (a run with --keep left them converged)")
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--compare-reruns", metavar="HOSTS", type=int,
+                        help="only reruns on HOSTS kept hosts, alternating this tree and --other")
+    parser.add_argument("--other", type=pathlib.Path, help="another tree for --compare-reruns")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.compare_reruns:
+        result = compare_reruns(args.compare_reruns, args.rounds, args.other.resolve(), args.forks)
+        RESULT.with_name("fleet_compare_reruns.json").write_text(json.dumps(result, indent=1))
+        print(json.dumps(result["summary"], indent=1))
+        return
     if args.serial_drill:
         result = serial_drill(args.serial_drill, args.batch, args.forks)
         RESULT.with_name("fleet_serial_drill.json").write_text(json.dumps(result, indent=1))

@@ -89,10 +89,15 @@ def job(tmp_path_factory):
     # runner answers ansible-playbook's prompt (env/cmdline asks for the vault password)
     (data_dir / "env" / "passwords").write_text(json.dumps({r"^Vault password:\s*?$": vault_password}))
     (data_dir / "project" / "operator.yml").write_text(OPERATOR_PLAY)
-    result = ansible_runner.run(
-        private_data_dir=str(data_dir), playbook="operator.yml", quiet=True,
-        # where this checkout's collection is linked (an execution environment has it installed)
-        envvars={"ANSIBLE_COLLECTIONS_PATH": str(ROOT / "build" / "collections")})
+    # the job sees what an operator's would: runner/env/envvars, not molecule's ANSIBLE_* settings
+    molecule_env = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANSIBLE_")}
+    try:
+        result = ansible_runner.run(
+            private_data_dir=str(data_dir), playbook="operator.yml", quiet=True,
+            # where this checkout's collection is linked (an execution environment has it installed)
+            envvars={"ANSIBLE_COLLECTIONS_PATH": str(ROOT / "build" / "collections")})
+    finally:
+        os.environ.update(molecule_env)
     return Job(result=result, events=list(result.events), key=key, vault_password=vault_password,
                artifacts=pathlib.Path(result.config.artifact_dir), command=result.config.command)
 
