@@ -35,7 +35,9 @@ BUILD = ROOT / "build" / "fleet"
 RESULT = ROOT / "build" / "benchmarks" / "fleet_scale.json"
 NETWORK = "groundwork-fleet"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
-TASK = re.compile(r"^(.+?) -{3,} (\d+\.\d+)s$", re.M)
+# profile_tasks pads the name with dashes to the terminal width: a long name with a long time
+# leaves one dash or none
+TASK = re.compile(r"^(.+?) -* ?(\d+\.\d+)s$", re.M)
 VENV_BIN = ROOT / ".venv" / "bin"
 
 
@@ -259,6 +261,12 @@ def plot(data, path):
     per_host = rerun[0] / counts[0]
     ax.plot(counts, [per_host * c for c in counts], ":", color="grey", label=f"rerun linear from {counts[0]} hosts")
     ax.plot(counts, [2 * rerun[0]] * len(counts), "--", color="tab:red", linewidth=0.8, label=f"aim: 2x the rerun on {counts[0]}")
+    # reruns of a later tree on the same hosts (--compare-reruns), added to the JSON under "after"
+    for label, points in data.get("after", {}).items():
+        ax.plot([p["hosts"] for p in points], [p["seconds"] for p in points], "D--", color="tab:green", label=label)
+        for p in points:
+            ax.annotate(f"{p['seconds']:.0f}s", (p["hosts"], p["seconds"]), textcoords="offset points", xytext=(12, -4),
+                        fontsize=8, color="tab:green")
     for c, v in zip(counts, converge):
         ax.annotate(f"{v:.0f}s", (c, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     for c, v in zip(counts, rerun):
