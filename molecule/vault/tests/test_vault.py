@@ -85,6 +85,85 @@ def test_the_pki_issues_certificates_that_chain_to_the_platform_ca(hosts, api, a
     assert status == 400, out
 
 
+def test_generated_secrets_are_made_in_openbao_and_read_with_the_operators_approle(api, admin_token):
+    # the reader's role id and secret id are the ones the inventory holds (the role registered them)
+    secret_id = (PASSWORD.parent / "reader_secret_id").read_text().strip()
+    status, out = api["vault-2"].call("POST", "/v1/auth/approle/login", body={"role_id": "scenario-reader", "secret_id": secret_id})
+    assert status == 200 and out["auth"]["policies"] == ["app-read", "default"], out
+    reader = out["auth"]["client_token"]
+    status, out = api["vault-2"].call("GET", "/v1/secret/data/app/generated", reader)
+    assert status == 200, out
+    data = out["data"]["data"]
+    assert sorted(data) == ["api_key", "password"]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", v) for v in data.values()) and data["api_key"] != data["password"]
+    # written once (the idempotence run before these tests left it alone)
+    assert out["data"]["metadata"]["version"] == 1
+    # the role's own token may read exactly the generated paths, no other secret
+    assert api["vault-1"].call("GET", "/v1/secret/data/app/generated", admin_token)[0] == 200
+    assert api["vault-1"].call("GET", "/v1/secret/data/app/db", admin_token)[0] == 403
+
+
+TLS_FROM_VAULT = SCENARIO / "tls_from_vault.yml"
+PKI_DIR = "/etc/pki-client"
+
+
+def _tls_from_vault(url, token):
+    env = {"PKI_CLIENT_DIR": PKI_DIR, "PKI_CLIENT_URL": url, "PKI_CLIENT_TOKEN": token}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return playbook(TLS_FROM_VAULT)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def test_common_gets_a_host_certificate_from_the_pki_and_renews_it(hosts, api, admin_token):
+    h = hosts["vault-3"]
+    issuer = api["vault-3"].login("issuer", admin_token)
+
+    # a token the PKI refuses: the run stops and says what to check, without the token
+    res = _tls_from_vault(api["vault-1"].url, "s.not-a-token-5e1d")
+    out = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode != 0 and "did not sign vault-3's request" in out and "HTTP 403" in out, out[-3000:]
+    assert "common_tls_vault_token" in out and "s.not-a-token-5e1d" not in out
+
+    res = _tls_from_vault(api["vault-1"].url, issuer)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert issuer not in out and "PRIVATE KEY" not in out
+    key = h.file(f"{PKI_DIR}/server.key")
+    assert key.mode == 0o600 and key.user == "root"
+    # the trust anchor is the platform CA (the one every host has), the chain goes through the
+    # intermediate that OpenBao holds
+    assert h.file(f"{PKI_DIR}/ca.crt").content_string == h.file("/etc/openbao/tls/ca.crt").content_string
+    check = h.run(f"openssl verify -CAfile {PKI_DIR}/ca.crt -untrusted {PKI_DIR}/server.crt {PKI_DIR}/server.crt")
+    assert check.rc == 0, check.stdout + check.stderr
+    assert "OpenBao" in h.run(f"openssl crl2pkcs7 -nocrl -certfile {PKI_DIR}/server.crt | openssl pkcs7 -print_certs -noout").stdout
+
+    def pubkey(what):
+        return h.run(f"openssl {what} | openssl pkey -pubin -pubout -outform DER | sha256sum").stdout
+
+    def serial():
+        return h.run(f"openssl x509 -in {PKI_DIR}/server.crt -noout -serial").stdout
+
+    key_pub = pubkey(f"pkey -in {PKI_DIR}/server.key -pubout")
+    assert key_pub == pubkey(f"x509 -in {PKI_DIR}/server.crt -noout -pubkey")
+    first = serial()
+
+    res = _tls_from_vault(api["vault-1"].url, issuer)
+    assert res.returncode == 0 and re.search(r"vault-3\s*:.*changed=0", res.stdout), res.stdout[-3000:]
+    assert serial() == first
+
+    # a certificate with less than a third of its life left is renewed on the next run: same key
+    # on the host, a new certificate from the PKI
+    h.run(f"sed -i 's/^validity .*/validity 1000 2000/' {PKI_DIR}/.groundwork-request")
+    res = _tls_from_vault(api["vault-1"].url, issuer)
+    assert res.returncode == 0 and re.search(r"vault-3\s*:.*changed=[1-9]", res.stdout), res.stdout[-3000:]
+    assert serial() != first
+    assert pubkey(f"x509 -in {PKI_DIR}/server.crt -noout -pubkey") == key_pub
+
+
 def test_the_role_token_is_scoped_and_the_root_token_is_revoked(api, admin_token):
     rec = record()
     assert rec["root_token"] == "" and len(rec["unseal_keys"]) == 5 and rec["threshold"] == 3
@@ -168,6 +247,9 @@ def test_a_killed_active_node_fails_over_and_the_unseal_playbook_brings_it_back(
 @pytest.mark.phase(2)
 def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts, api, admin_token):
     before = {n: _started(h) for n, h in hosts.items()}
+    status, generated = api["vault-1"].call("GET", "/v1/secret/data/app/generated", api["vault-1"].login("reader", admin_token))
+    assert status == 200, generated
+    generated = generated["data"]
     res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", "vault_log_level=debug")
     assert res.returncode == 0, res.stdout[-3000:]
     assert all(_started(h) != before[n] for n, h in hosts.items())
@@ -180,6 +262,9 @@ def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts
     assert all(steps[i + 1] == ("Wait until unsealed, active or standby,", steps[i][1]) for i in restarts), steps
     res = playbook(SCENARIO / "converge.yml", "--tags", "vault")  # back to the declared level
     assert res.returncode == 0, res.stdout[-3000:]
+    # the generated secrets are never made again: after the two runs, the same version
+    reader = api["vault-1"].login("reader", admin_token)
+    assert api["vault-1"].call("GET", "/v1/secret/data/app/generated", reader)[1]["data"] == generated
 
 
 @pytest.mark.phase(2)
@@ -188,7 +273,8 @@ def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts
     ('{"vault_key_threshold": 9}', "vault_key_threshold between 2 and the shares"),
     ('{"vault_seal": "static", "vault_static_seal_key": "not-a-key-7f3a"}', "vault_static_seal_key must be 32 random bytes"),
     ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "vault_policies a mapping of lowercase names (not root"),
-], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root"])
+    ('{"vault_kv_generated": [{"mount": "nokv", "path": "app/x", "fields": ["a"]}]}', "vault_kv_generated must be a list of {mount (one of vault_kv_mounts)"),
+], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root", "generated-on-unknown-mount"])
 def test_bad_input_stops_before_any_change(hosts, extra, expected):
     before = {n: _started(h) for n, h in hosts.items()}
     res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", extra)
