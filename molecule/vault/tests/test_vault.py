@@ -107,8 +107,9 @@ TLS_FROM_VAULT = SCENARIO / "tls_from_vault.yml"
 PKI_DIR = "/etc/pki-client"
 
 
-def _tls_from_vault(url, token):
-    env = {"PKI_CLIENT_DIR": PKI_DIR, "PKI_CLIENT_URL": url, "PKI_CLIENT_TOKEN": token}
+def _tls_from_vault(url, token, directory=PKI_DIR):
+    """Run tls_from_vault.yml on vault-3; an empty url makes it sign with the platform CA."""
+    env = {"PKI_CLIENT_DIR": directory, "PKI_CLIENT_URL": url, "PKI_CLIENT_TOKEN": token}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -162,6 +163,29 @@ def test_common_gets_a_host_certificate_from_the_pki_and_renews_it(hosts, api, a
     assert res.returncode == 0 and re.search(r"vault-3\s*:.*changed=[1-9]", res.stdout), res.stdout[-3000:]
     assert serial() != first
     assert pubkey(f"x509 -in {PKI_DIR}/server.crt -noout -pubkey") == key_pub
+
+
+def test_a_lost_platform_ca_stops_the_run_instead_of_reissuing_every_certificate(hosts):
+    """The same task file without the PKI: the platform CA on the controller signs. A controller
+    that has lost the CA (a new control node, an execution environment without its volume) must
+    not make a new one behind the hosts' backs."""
+    h = hosts["vault-3"]
+    ca_dir = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ca"
+    directory = "/etc/platform-ca-client"
+    res = _tls_from_vault("", "", directory)
+    assert res.returncode == 0, res.stdout[-3000:]
+    first = h.file(f"{directory}/server.crt").content_string
+    moved = ca_dir.with_name("ca.moved-by-test")
+    ca_dir.rename(moved)
+    try:
+        res = _tls_from_vault("", "", directory)
+        out = " ".join((res.stdout + res.stderr).split())
+        assert res.returncode != 0 and f"has no CA key, but vault-3's {directory} holds a certificate" in out, out[-3000:]
+        assert "common_tls_ca_recreate=true" in out
+        assert not ca_dir.exists()  # no new CA was made
+    finally:
+        moved.rename(ca_dir)
+    assert h.file(f"{directory}/server.crt").content_string == first
 
 
 def test_the_role_token_is_scoped_and_the_root_token_is_revoked(api, admin_token):
