@@ -103,6 +103,18 @@ def test_generated_secrets_are_made_in_openbao_and_read_with_the_operators_appro
     assert api["vault-1"].call("GET", "/v1/secret/data/app/db", admin_token)[0] == 403
 
 
+def test_an_operator_logs_in_with_userpass_and_gets_only_its_policies(api):
+    password = (PASSWORD.parent / "ops_password").read_text().strip()
+    status, out = api["vault-3"].call("POST", "/v1/auth/userpass/login/ops", body={"password": password})
+    assert status == 200, out
+    assert out["auth"]["policies"] == ["app-read", "default"] and out["auth"]["lease_duration"] == 900, out["auth"]
+    token = out["auth"]["client_token"]
+    assert api["vault-3"].call("GET", "/v1/secret/data/app/generated", token)[0] == 200
+    assert api["vault-3"].call("POST", "/v1/secret/data/app/generated", token, {"data": {"x": "y"}})[0] == 403
+    status, _ = api["vault-3"].call("POST", "/v1/auth/userpass/login/ops", body={"password": password + "x"})
+    assert status == 400
+
+
 TLS_FROM_VAULT = SCENARIO / "tls_from_vault.yml"
 PKI_DIR = "/etc/pki-client"
 
