@@ -114,3 +114,20 @@ def test_a_rerun_renews_a_certificate_near_its_end_without_a_restart():
     assert dexec(node, "sha256sum /etc/postgresql-tls/server.key").stdout == key
     assert {unit: dexec(node, f"systemctl show -p ExecMainStartTimestampMonotonic {unit}").stdout
             for unit in ("patroni", "pgbouncer")} == started
+
+
+def test_openbao_snapshots_are_copied_to_minio():
+    saved = {}
+    for node in NODES:
+        out = dexec(node, "systemctl start openbao-snapshot.service && journalctl -u openbao-snapshot.service -n 3 --no-pager -o cat")
+        assert out.returncode == 0, (node, out.stdout, out.stderr)
+        copied = re.search(r"copied to https://lab-node1:9000/openbao-snapshots/(openbao/openbao-\w+\.snap)", out.stdout)
+        if copied:
+            size = dexec(node, f"stat -c %s /var/backups/openbao/{copied.group(1).split('/')[-1]}").stdout.strip()
+            saved[node] = (copied.group(1), int(size))
+    assert len(saved) == 1, saved  # the active node, and only it
+    (key, size), = saved.values()
+    root = (SECRETS / "minio_root_password").read_text().strip()
+    listing = dexec("lab-node1", f"/usr/local/bin/mc --config-dir /etc/minio/mc --json stat lab/openbao-snapshots/{key}",
+                    env={"MC_HOST_lab": f"https://groundwork-admin:{root}@lab-node1:9000"})
+    assert listing.returncode == 0 and json.loads(listing.stdout)["size"] == size, listing.stdout + listing.stderr
