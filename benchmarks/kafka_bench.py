@@ -3,8 +3,9 @@
 
   throughput  kafka-producer-perf-test (in the mirror's Kafka) on lab-node1 against the three
               brokers, 100-byte records into a benchmark topic (6 partitions, replication factor 2),
-              acks=1 and acks=all, each with the Kafka client's defaults and with batching and
-              compression (linger.ms=20, batch.size=262144, compression.type=lz4), alternating,
+              acks=1 and acks=all, each with the Kafka client's defaults, with batching and
+              compression (linger.ms=20, batch.size=262144, compression.type=lz4) and with larger
+              batches (linger.ms=50, batch.size=1 MiB, a 64 MiB buffer, lz4), alternating,
               `--rounds` times; then kafka-consumer-perf-test reads the topic back. Prints each
               run and the medians (records/s, MB/s, p99 latency).
   failover    a producer (org.apache.kafka.tools.VerifiableProducer, acks=all, idempotent,
@@ -30,6 +31,8 @@ HOME = "/opt/kafka/current"
 ADMIN = "/etc/kafka/admin-client.properties"
 TOPIC = "groundwork-bench"
 TUNED = "linger.ms=20 batch.size=262144 compression.type=lz4"
+# larger batches: 1 MiB per partition, up to 50 ms to fill them, a 64 MiB buffer
+TUNED_LARGE = "linger.ms=50 batch.size=1048576 compression.type=lz4 buffer.memory=67108864"
 
 
 def sh(*cmd, timeout=600, check=True):
@@ -83,7 +86,8 @@ def consumer_run(servers, records):
 def throughput(args):
     servers = bootstrap()
     ensure_topic(servers)
-    cases = [(acks, name, props) for acks in ("1", "all") for name, props in (("client defaults", ""), ("batched+lz4", TUNED))]
+    cases = [(acks, name, props) for acks in ("1", "all")
+             for name, props in (("client defaults", ""), ("batched+lz4", TUNED), ("large batches+lz4", TUNED_LARGE))]
     results = {(a, n): [] for a, n, _ in cases}
     for r in range(args.rounds):
         for acks, name, props in cases:
