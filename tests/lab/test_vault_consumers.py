@@ -25,7 +25,6 @@ NODES = ("lab-node1", "lab-node2", "lab-node3")
 CA = "/etc/postgresql-tls/ca.crt"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def lab_is_up():
     up = subprocess.run(["docker", "inspect", "lab-node1"], capture_output=True, check=False).returncode == 0
@@ -126,7 +125,7 @@ def test_openbao_snapshots_are_copied_to_minio():
             size = dexec(node, f"stat -c %s /var/backups/openbao/{copied.group(1).split('/')[-1]}").stdout.strip()
             saved[node] = (copied.group(1), int(size))
     assert len(saved) == 1, saved  # the active node, and only it
-    (key, size), = saved.values()
+    key, size = next(iter(saved.values()))
     root = (SECRETS / "minio_root_password").read_text().strip()
     listing = dexec("lab-node1", f"/usr/local/bin/mc --config-dir /etc/minio/mc --json stat lab/openbao-snapshots/{key}",
                     env={"MC_HOST_lab": f"https://groundwork-admin:{root}@lab-node1:9000"})
