@@ -97,6 +97,29 @@ def test_exporter_reports_the_server(host):
     assert re.search(r"^pg_up 1$", out.stdout, re.M)
 
 
+def test_a_reload_reports_errors_and_a_stopped_server_instead_of_hiding_them(host):
+    """The reload handler's script: pg_reload_conf() says true whatever the files hold."""
+    reload = "runuser -u postgres -- /usr/local/sbin/postgresql-reload /var/run/postgresql 5432"
+    out = host.run(reload)
+    assert out.rc == 0 and out.stdout.strip() == "reloaded", out.stdout + out.stderr
+    hba = "/etc/postgresql/" + _sql(host, "SHOW server_version_num")[:2] + "/main/pg_hba.conf"
+    host.run(f"cp -p {hba} {hba}.test-saved && echo 'host all all 10.0.0.0/33 scram-sha-256' >> {hba}")
+    try:
+        out = host.run(reload)
+        assert out.rc == 1 and "not in effect" in out.stderr and "pg_hba.conf:" in out.stderr, out.stdout + out.stderr
+    finally:
+        host.run(f"mv {hba}.test-saved {hba}")
+    assert host.run(reload).rc == 0
+    unit = "postgresql@" + _sql(host, "SHOW server_version_num")[:2] + "-main"
+    assert host.run(f"systemctl stop {unit}").rc == 0
+    try:
+        out = host.run(reload)
+        assert out.rc == 3 and "is not running" in out.stdout, out.stdout + out.stderr
+    finally:
+        assert host.run(f"systemctl start {unit}").rc == 0
+    assert host.run("for i in $(seq 30); do pg_isready -q -h /var/run/postgresql && exit 0; sleep 1; done; exit 1").rc == 0
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [
