@@ -2,8 +2,9 @@
 
     .venv/bin/python -m pytest -p no:cacheprovider -v tests/lab
 
-- PostgreSQL (5432) and PgBouncer (6432) on lab-node1..3 serve a certificate that OpenBao's PKI
-  signed (issuer: the intermediate), which verifies against the platform CA with the node's name;
+- PostgreSQL (5432), PgBouncer (6432), Redis (6379) and Sentinel (26379) on lab-node1..3 serve a
+  certificate that OpenBao's PKI signed (issuer: the intermediate), which verifies against the
+  platform CA with the node's name;
 - the PostgreSQL application user logs in through PgBouncer, over verified TLS, with the
   password that OpenBao holds, and the Redis `app` ACL user with its password from OpenBao;
   neither password is in a file on the controller;
@@ -75,6 +76,16 @@ def test_postgresql_and_pgbouncer_serve_certificates_from_the_pki(port):
         assert key == ["postgres", "600"], (node, key)
 
 
+@pytest.mark.parametrize("port, directory", [(6379, "tls"), (26379, "sentinel-tls")], ids=["redis", "sentinel"])
+def test_redis_and_sentinel_serve_certificates_from_the_pki(port, directory):
+    for node in NODES:
+        out = dexec(node, f"out=$(openssl s_client -connect {node}:{port} -CAfile /etc/redis/{directory}/ca.crt -verify_hostname {node} "
+                          f"</dev/null 2>&1); echo \"$out\" | grep 'Verify return code'; "
+                          f"echo \"$out\" | sed -n '/BEGIN CERT/,/END CERT/p' | openssl x509 -noout -issuer").stdout
+        assert "Verify return code: 0 (ok)" in out and "OpenBao" in out, (node, port, out)
+        assert dexec(node, f"stat -c '%U %a' /etc/redis/{directory}/server.key").stdout.split() == ["redis", "600"]
+
+
 def test_the_application_passwords_come_from_openbao(vault):
     assert not (SECRETS / "metrics_writer_password").exists() and not (SECRETS / "redis_app_password").exists()
     password = kv(vault, "platform/postgresql")["metrics_writer_password"]
@@ -88,7 +99,8 @@ def test_the_application_passwords_come_from_openbao(vault):
     assert wrong.returncode != 0 and "authentication failed" in wrong.stderr, wrong.stderr
     app = kv(vault, "platform/redis")["app_password"]
     for node in NODES:
-        out = dexec(node, f"redis-cli --no-auth-warning --user app --pass \"$P\" -h {node} ping", env={"P": app})
+        out = dexec(node, f"redis-cli --tls --cacert /etc/redis/tls/ca.crt --no-auth-warning --user app --pass \"$P\" -h {node} ping",
+                    env={"P": app})
         assert out.stdout.strip() == "PONG", (node, out.stdout, out.stderr)
 
 

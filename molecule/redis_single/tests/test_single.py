@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 import redis
-from gwtest import secret
+import testinfra
+from gwtest import playbook, secret, started
 from redis.sentinel import Sentinel
 
 testinfra_hosts = ["ansible://all"]
@@ -230,3 +231,17 @@ def test_exporter_sees_the_server(host):
     body = host.run(f"curl -fsS --max-time 5 http://{_address(name)}:9121/metrics").stdout
     assert "\nredis_up 1" in body
     assert re.search(r'^redis_connected_clients \d+', body, re.M)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ('{"redis_tls_source": "platform"}', "with platform, common's tls_certificate issues them and none of these may be set"),
+    ('{"redis_tls_source": "vault"}', "redis_tls_source files or platform (got 'vault')"),
+], ids=["platform-with-contents", "unknown-source"])
+def test_bad_tls_source_stops_before_any_change(extra, expected):
+    host = testinfra.get_host(f"ansible://{TLS_HOST}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+    before = {unit: started(host, unit) for unit in ("redis-server", "redis-sentinel")}
+    res = playbook(pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml", "-e", extra, limit=TLS_HOST)
+    out = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode != 0 and expected in out, out[-3000:]
+    assert re.search(rf"{TLS_HOST}\s*:.*changed=0", out), out[-2000:]
+    assert {unit: started(host, unit) for unit in ("redis-server", "redis-sentinel")} == before
