@@ -83,11 +83,11 @@ recipe_hash() {
     case "$name" in
       kafka | jmx_exporter)
         declare -f "build_$name" mvn_run
-        grep -E "^mirror_${name}_" "$PINS"
+        grep -E "^mirror_${name}_" "$PINS" | grep -v '_sha256:'
         ;;
       *)
         declare -f "build_$name" go_env go_install_bin minio_ldflags
-        grep -E "^mirror_(${name}|go)_" "$PINS"
+        grep -E "^mirror_(${name}|go)_" "$PINS" | grep -v '_sha256:'
         ;;
     esac
     art_toolchain "$name"
@@ -228,6 +228,17 @@ build_consumer_lag_exporter() {
 
 # --- state, index, SHA256SUMS ------------------------------------------------
 
+# check_pinned NAME SHA256: an artifact whose bytes versions.yml pins (mirror_NAME_sha256, an
+# expectation on the output, not part of the recipe) must have exactly those: the roles install
+# only the pinned bytes, so a mirror cannot swap a binary.
+check_pinned() {
+  local want
+  want=$(sed -nE "s/^mirror_$1_sha256:[[:space:]]*\"?([0-9a-f]{64})\"?.*/\1/p" "$PINS")
+  [ -z "$want" ] || [ "$want" = "$2" ] || die "mirror: $1 has sha256 $2, versions.yml pins $want" \
+    "(mirror_$1_sha256). The same recipe and toolchain give the same bytes; this one ran" \
+    "'$(art_toolchain "$1")'. A new pin goes into versions.yml and the roles' copies together."
+}
+
 state_get() { # NAME KEY
   [ -f "$STATE_DIR/$1" ] || return 0
   sed -n "s/^$2=//p" "$STATE_DIR/$1"
@@ -258,6 +269,7 @@ build_one() {
   case "$file" in *.tgz | *.jar) chmod 0644 "$out" ;; *) chmod 0755 "$out" ;; esac
   sum=$(sha256sum "$out" | cut -d' ' -f1)
   size=$(stat -c %s "$out")
+  check_pinned "$name" "$sum"
   mkdir -p "$dir" "$STATE_DIR"
   mv -f "$out" "$dir/$file"
   echo "$sum  $file" >"$dir/$file.sha256"
@@ -352,6 +364,7 @@ T0=$(date +%s)
 built=0
 for name in "${TARGETS[@]}"; do
   if [ $FORCE = 0 ] && is_current "$name"; then
+    check_pinned "$name" "$(state_get "$name" sha256)"
     echo "current  $name $(art_version "$name")"
   else
     build_one "$name"

@@ -42,8 +42,10 @@ def _started(host):
         (["-e", '{"minio_buckets": [{"name": "Bad_Name"}]}'], None, "minio_buckets[0] ('Bad_Name')"),
         (["-e", '{"minio_users": [{"name": "app", "secret": "long-enough-secret", "policies": ["nope"]}]}'], None,
          "minio_users[0] ('app')"),
+        (["-e", "minio_server_version=DEVELOPMENT.2099-01-01T00-00-00Z"], None,
+         "minio_server_sha256 must be set for minio_server_version 'DEVELOPMENT.2099-01-01T00-00-00Z'"),
     ],
-    ids=["no-root-password", "unequal-drives", "bad-bucket", "unknown-policy"],
+    ids=["no-root-password", "unequal-drives", "bad-bucket", "unknown-policy", "unpinned-version"],
 )
 def test_bad_variables_stop_the_play_before_any_change(host, extra, host_vars, expected):
     before = _started(host)
@@ -55,3 +57,15 @@ def test_bad_variables_stop_the_play_before_any_change(host, extra, host_vars, e
         assert re.search(rf"{name}\s*:.*changed=0", out), out[-2000:]
     assert _started(host) == before
     assert "long-enough-secret" not in out
+
+
+def test_a_binary_other_than_the_pinned_one_is_refused(host):
+    # what a mirror that swapped the binary looks like to the role: bytes whose SHA-256 is not
+    # the one expected (here the expectation is changed instead of the bytes)
+    installed = host.run("sha256sum /usr/local/bin/minio").stdout.split()[0]
+    before = _started(host)
+    res = _converge("-e", "minio_server_sha256=" + "0" * 64)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "did not match" in " ".join(out.split()), out[-3000:]
+    assert host.run("sha256sum /usr/local/bin/minio").stdout.split()[0] == installed
+    assert _started(host) == before

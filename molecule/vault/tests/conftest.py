@@ -20,6 +20,9 @@ from gwtest import ephemeral_directory, pytest_collection_modifyitems, pytest_co
 NODES = ("vault-1", "vault-2", "vault-3")
 SECRETS = ephemeral_directory() / "secrets"
 RECORD = SECRETS / "vault-init.vault"
+# vault-static's own one-node cluster under the static auto-unseal
+STATIC = "vault-static"
+STATIC_RECORD = SECRETS / "vault-static-init.vault"
 PASSWORD = SECRETS / "vault-init-password"
 
 
@@ -31,10 +34,10 @@ def address(host):
     return host.run("ip -4 -o addr show dev eth0").stdout.split()[3].split("/")[0]
 
 
-def record():
+def record(path=RECORD):
     """The decrypted init record (a dict)."""
     vault = VaultLib([("default", VaultSecret(PASSWORD.read_bytes().strip()))])
-    return json.loads(vault.decrypt(RECORD.read_bytes()))
+    return json.loads(vault.decrypt(path.read_bytes()))
 
 
 class Api:

@@ -1,13 +1,15 @@
 """The vault scenario: an OpenBao raft cluster used through its API with AppRole logins, the
 encrypted init record, the loss of the active node, the unseal playbook, a rolling restart and
 bad input."""
+import json
 import os
 import pathlib
 import re
 import uuid
 
 import pytest
-from conftest import NODES, PASSWORD, RECORD, record
+import yaml
+from conftest import NODES, PASSWORD, RECORD, STATIC, STATIC_RECORD, Api, address, host_of, record
 from gwtest import playbook, started, wait_for
 
 SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
@@ -67,20 +69,28 @@ def test_a_secret_written_through_one_node_is_read_through_another(api, admin_to
     assert status == 403
 
 
-def test_the_pki_issues_certificates_that_chain_to_the_platform_ca(hosts, api, admin_token):
+def _issue(api, admin_token, name):
     issuer = api["vault-2"].login("issuer", admin_token)
-    status, out = api["vault-2"].call("POST", "/v1/pki/issue/platform", issuer,
-                                      {"common_name": "db.groundwork.test", "ttl": "1h"})
+    status, out = api["vault-2"].call("POST", "/v1/pki/issue/platform", issuer, {"common_name": name, "ttl": "1h"})
     assert status == 200, out
-    data = out["data"]
+    return out["data"]
+
+
+def _verifies(host, leaf, intermediate):
+    host.run(f"cat > /root/leaf.pem <<'EOF'\n{leaf}\nEOF")
+    host.run(f"cat > /root/chain.pem <<'EOF'\n{intermediate}\nEOF")
+    check = host.run("openssl verify -CAfile /etc/openbao/tls/ca.crt -untrusted /root/chain.pem /root/leaf.pem")
+    return check.rc == 0 and "OK" in check.stdout
+
+
+def test_the_pki_issues_certificates_that_chain_to_the_platform_ca(hosts, api, admin_token):
+    data = _issue(api, admin_token, "db.groundwork.test")
     h = hosts["vault-3"]
-    h.run(f"cat > /root/leaf.pem <<'EOF'\n{data['certificate']}\nEOF")
-    h.run(f"cat > /root/chain.pem <<'EOF'\n{data['issuing_ca']}\nEOF")
     # the platform CA every host has verifies it, through the intermediate OpenBao holds
-    check = h.run("openssl verify -CAfile /etc/openbao/tls/ca.crt -untrusted /root/chain.pem /root/leaf.pem")
-    assert check.rc == 0 and "OK" in check.stdout, check.stdout + check.stderr
+    assert _verifies(h, data["certificate"], data["issuing_ca"])
     assert "db.groundwork.test" in h.run("openssl x509 -in /root/leaf.pem -noout -subject").stdout
     # a name outside the role's domains is refused
+    issuer = api["vault-2"].login("issuer", admin_token)
     status, out = api["vault-2"].call("POST", "/v1/pki/issue/platform", issuer, {"common_name": "evil.example.com"})
     assert status == 400, out
 
@@ -250,6 +260,25 @@ def test_metrics_give_the_alert_rules_names(hosts, api):
         assert re.search(rf'^vault_autopilot_node_healthy\{{node_id="{n}"\}} 1$', text, re.M), n
 
 
+def _changed_tasks(output):
+    """{task name: [hosts reported changed]} from ansible-playbook's plain output."""
+    changed, task = {}, None
+    for line in output.splitlines():
+        head = re.match(r"TASK \[(?:[^\]:]+ : )?([^\]]+)\]", line)
+        if head:
+            task = head.group(1).strip()
+        hit = re.match(r"changed: \[([^\]]+)\]", line.strip())
+        if hit and task:
+            changed.setdefault(task, []).append(hit.group(1).split(" -> ")[0])
+    return changed
+
+
+def _declared_policies():
+    """vault_policies as the scenario's inventory (molecule.yml) declares them."""
+    inventory = yaml.safe_load((SCENARIO / "molecule.yml").read_text())
+    return inventory["provisioner"]["inventory"]["group_vars"]["all"]["vault_policies"]
+
+
 # --- phase 1: losing the active node; the unseal playbook ------------------------------------
 
 @pytest.mark.phase(1)
@@ -278,15 +307,73 @@ def test_a_killed_active_node_fails_over_and_the_unseal_playbook_brings_it_back(
     assert res.returncode == 0 and re.search(r"changed=0", res.stdout), res.stdout[-2000:]
 
 
+@pytest.mark.phase(1)
+def test_under_the_static_seal_a_killed_or_restarted_node_unseals_itself():
+    host = host_of(STATIC)
+    node = Api(host, address(host))
+    rec = record(STATIC_RECORD)
+    # the init gave recovery keys (for generate-root), no unseal keys; the root token is gone
+    assert rec["seal"] == "static" and len(rec["recovery_keys"]) == 5 and rec["unseal_keys"] == [], \
+        {k: len(v) if isinstance(v, list) else bool(v) for k, v in rec.items()}
+    assert rec["root_token"] == ""
+    assert node.health() == 200
+    status, out = node.call("GET", "/v1/sys/seal-status")
+    assert status == 200 and out["type"] == "static" and out["sealed"] is False, out
+    # nothing of the record on the node's disk (the static key is: README.md says what it trusts)
+    for secret_value in (rec["recovery_keys"][0], rec["admin_token"]):
+        out = host.run(f"grep -rlF -- {secret_value!r} /etc /var/lib/openbao /var/log /root /tmp 2>/dev/null")
+        assert out.stdout.strip() == "", out.stdout
+    for how in ("systemctl kill -s KILL openbao", "systemctl restart openbao"):
+        before = started(host, "openbao")
+        assert host.run(how).rc == 0
+        # systemd starts a killed node again; nobody unseals it
+        wait_for(lambda: started(host, "openbao") not in (before, "ExecMainStartTimestampMonotonic=0\n"), 60, interval=1, what=f"openbao started again after {how!r}")
+        wait_for(lambda: node.health() == 200, 60, interval=1, what=f"vault-static active and unsealed after {how!r}",
+                 detail=lambda: node.call("GET", "/v1/sys/seal-status"))
+        status, out = node.call("GET", "/v1/sys/seal-status")
+        assert out["sealed"] is False, out
+    # and it answers with its state intact: the role's token still works
+    assert node.call("GET", "/v1/auth/token/lookup-self", rec["admin_token"])[0] == 200
+
+
 # --- phase 2: a configuration change rolls; bad input stops before any change ---------------
 
+def _default_issuer(api):
+    status, out = api["vault-1"].call("GET", "/v1/pki/issuer/default/json")
+    assert status == 200, out
+    return out["data"]["issuer_id"], out["data"]["certificate"]
+
+
 @pytest.mark.phase(2)
-def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts, api, admin_token):
+def test_check_mode_predicts_the_writes_a_run_would_make_and_sends_none(api, admin_token):
+    # one policy more than the inventory declares, and an intermediate due for renewal
+    # (vault_pki_renew_percent 100: due on every run, the lever for a rotation now)
+    issuer = _default_issuer(api)[0]
+    policies = {"check-only": 'path "secret/data/check/*" { capabilities = ["read"] }'}
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "--check", "-e", "vault_pki_renew_percent=100",
+                   "-e", json.dumps({"vault_policies": {**_declared_policies(), **policies}}))
+    assert res.returncode == 0, res.stdout[-3000:]
+    # each write is reported (vault-1 writes for the Shamir cluster, vault-static for its own)
+    assert _changed_tasks(res.stdout) == {
+        "Write the policies that differ": ["vault-1", "vault-static"],
+        "Make the intermediate's key and signing request inside OpenBao": ["vault-1"],
+    }, _changed_tasks(res.stdout)
+    assert api["vault-1"].call("GET", "/v1/sys/policies/acl/check-only", admin_token)[0] == 404
+    assert _default_issuer(api)[0] == issuer
+
+
+# One run changes a setting and renews the intermediate (two changes, to keep the scenario short).
+@pytest.mark.phase(2)
+def test_a_change_rolls_one_node_at_a_time_and_a_due_intermediate_is_renewed(hosts, api, admin_token):
     before = {n: _started(h) for n, h in hosts.items()}
     status, generated = api["vault-1"].call("GET", "/v1/secret/data/app/generated", api["vault-1"].login("reader", admin_token))
     assert status == 200, generated
     generated = generated["data"]
-    res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", "vault_log_level=debug")
+    old_id, old_cert = _default_issuer(api)
+    old_leaf = _issue(api, admin_token, "old.groundwork.test")
+
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", "vault_log_level=debug",
+                   "-e", "vault_pki_renew_percent=100")
     assert res.returncode == 0, res.stdout[-3000:]
     assert all(_started(h) != before[n] for n, h in hosts.items())
     assert all('log_level = "debug"' in h.file("/etc/openbao/openbao.hcl").content_string for h in hosts.values())
@@ -296,8 +383,24 @@ def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts
     restarts = [i for i, (what, _node) in enumerate(steps) if what.startswith("Restart")]
     assert len(restarts) == 3, steps
     assert all(steps[i + 1] == ("Wait until unsealed, active or standby,", steps[i][1]) for i in restarts), steps
-    res = playbook(SCENARIO / "converge.yml", "--tags", "vault")  # back to the declared level
+
+    # the renewal: a new default issuer; what the old one issued still verifies, the old one is kept
+    assert "Make the new intermediate the default issuer" in _changed_tasks(res.stdout)
+    new_id, new_cert = _default_issuer(api)
+    assert new_id != old_id and new_cert != old_cert
+    new_leaf = _issue(api, admin_token, "new.groundwork.test")
+    assert new_leaf["issuing_ca"].strip() == new_cert.strip()
+    h = hosts["vault-3"]
+    assert _verifies(h, new_leaf["certificate"], new_leaf["issuing_ca"])
+    assert _verifies(h, old_leaf["certificate"], old_leaf["issuing_ca"])
+    status, out = api["vault-1"].call("GET", f"/v1/pki/issuer/{old_id}/json")
+    assert status == 200 and out["data"]["certificate"].strip() == old_cert.strip()
+
+    # back to the declared settings: the log level rolls back, the new intermediate is not due
+    res = playbook(SCENARIO / "converge.yml", "--tags", "vault")
     assert res.returncode == 0, res.stdout[-3000:]
+    assert "Make the intermediate's key and signing request inside OpenBao" not in _changed_tasks(res.stdout)
+    assert _default_issuer(api)[0] == new_id
     # the generated secrets are never made again: after the two runs, the same version
     reader = api["vault-1"].login("reader", admin_token)
     assert api["vault-1"].call("GET", "/v1/secret/data/app/generated", reader)[1]["data"] == generated
@@ -310,7 +413,9 @@ def test_a_configuration_change_restarts_one_node_at_a_time_and_unseals_it(hosts
     ('{"vault_seal": "static", "vault_static_seal_key": "not-a-key-7f3a"}', "vault_static_seal_key must be 32 random bytes"),
     ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "vault_policies a mapping of lowercase names (not root"),
     ('{"vault_kv_generated": [{"mount": "nokv", "path": "app/x", "fields": ["a"]}]}', "vault_kv_generated must be a list of {mount (one of vault_kv_mounts)"),
-], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root", "generated-on-unknown-mount"])
+    ('{"vault_version": "2.9.9"}', "vault_sha256 must be set for vault_version '2.9.9'"),
+], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root", "generated-on-unknown-mount",
+        "unpinned-version"])
 def test_bad_input_stops_before_any_change(hosts, extra, expected):
     before = {n: _started(h) for n, h in hosts.items()}
     res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", extra)

@@ -43,6 +43,15 @@ def test_version_equals_the_mirror_pin():
     assert _load(ROLE / "defaults" / "main.yml")["vault_version"] == pins["mirror_openbao_version"]
 
 
+def test_the_pinned_sha256_equals_the_mirror_pin():
+    pins = _load(ROOT / "mirror" / "versions.yml")
+    pinned = _load(ROLE / "vars" / "main.yml")["_vault_pinned_sha256"]
+    assert pinned[pins["mirror_openbao_version"]] == pins["mirror_openbao_sha256"]
+    # the default takes the pin (an empty vault_sha256), not the mirror's FILE.sha256
+    assert _load(ROLE / "defaults" / "main.yml")["vault_sha256"] == ""
+    assert ".sha256" not in str(_load(ROLE / "vars" / "main.yml")["_vault_checksum"])
+
+
 def _sed_command():
     script = (ROLE / "templates" / "check-config.sh.j2").read_text()
     m = re.search(r"^(sed -e .*?) \"\$1\" > \"\$scratch/config.hcl\"$", script, re.M | re.S)
