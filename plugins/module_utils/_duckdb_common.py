@@ -43,6 +43,12 @@ class DuckDBModuleError(Exception):
     """An error to report with fail_json (message is meant for the operator)."""
 
 
+def database_argument_spec(**options):
+    """The argument spec of a module that works on one database file: the ``database`` option
+    (documented once, in the doc fragment groundwork.platform.duckdb) and the module's own."""
+    return dict(database=dict(type="path", required=True), **options)
+
+
 def require_duckdb(module):
     """Fail the module cleanly when the duckdb Python package is missing."""
     if not HAS_DUCKDB:

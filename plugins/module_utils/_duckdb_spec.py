@@ -304,28 +304,32 @@ def parse_table_spec(raw, where="table", ignore_keys=()):
 # DDL from a spec (used to build the desired table in a scratch database)
 # --------------------------------------------------------------------------
 
-def create_table_sql(spec, table_name=None, catalog=None):
-    """CREATE TABLE statement for a parsed spec."""
+def _create_sql(schema, name, columns, primary_key, unique, checks, catalog=None):
+    """The one CREATE TABLE builder: columns (with a column CHECK where they carry one), then
+    the primary key, UNIQUE sets and table CHECK constraints."""
     lines = []
-    for column in spec["columns"]:
+    for column in columns:
         line = "    %s %s" % (quote_ident(column["name"]), column["type"])
         if column["default"] is not None:
             line += " DEFAULT (%s)" % column["default"]
         if not column["nullable"]:
             line += " NOT NULL"
-        if column["check"] is not None:
+        if column.get("check") is not None:
             line += " CHECK (%s)" % column["check"]
         lines.append(line)
-    if spec["primary_key"]:
-        lines.append("    PRIMARY KEY (%s)" % ", ".join(quote_ident(c) for c in spec["primary_key"]))
-    for uset in spec["unique"]:
+    if primary_key:
+        lines.append("    PRIMARY KEY (%s)" % ", ".join(quote_ident(c) for c in primary_key))
+    for uset in unique:
         lines.append("    UNIQUE (%s)" % ", ".join(quote_ident(c) for c in uset))
-    for expr in spec["check_constraints"]:
+    for expr in checks:
         lines.append("    CHECK (%s)" % expr)
-    return "CREATE TABLE %s (\n%s\n)" % (
-        qualified_name(spec["schema"], table_name or spec["name"], catalog),
-        ",\n".join(lines),
-    )
+    return "CREATE TABLE %s (\n%s\n)" % (qualified_name(schema, name, catalog), ",\n".join(lines))
+
+
+def create_table_sql(spec, table_name=None, catalog=None):
+    """CREATE TABLE statement for a parsed spec."""
+    return _create_sql(spec["schema"], table_name or spec["name"], spec["columns"], spec["primary_key"],
+                       spec["unique"], spec["check_constraints"], catalog)
 
 
 def create_index_sql(schema, table, index, catalog=None):
@@ -342,24 +346,9 @@ def create_index_sql(schema, table, index, catalog=None):
 # --------------------------------------------------------------------------
 
 def _state_create_sql(state, table_name=None, catalog=None):
-    lines = []
-    for column in state["columns"]:
-        line = "    %s %s" % (quote_ident(column["name"]), column["type"])
-        if column["default"] is not None:
-            line += " DEFAULT (%s)" % column["default"]
-        if not column["nullable"]:
-            line += " NOT NULL"
-        lines.append(line)
-    if state["primary_key"]:
-        lines.append("    PRIMARY KEY (%s)" % ", ".join(quote_ident(c) for c in state["primary_key"]))
-    for uset in state["unique"]:
-        lines.append("    UNIQUE (%s)" % ", ".join(quote_ident(c) for c in uset))
-    for expr in state["checks"]:
-        lines.append("    CHECK (%s)" % expr)
-    return "CREATE TABLE %s (\n%s\n)" % (
-        qualified_name(state["schema"], table_name or state["name"], catalog),
-        ",\n".join(lines),
-    )
+    """CREATE TABLE statement for a table state (its CHECK constraints are table-level)."""
+    return _create_sql(state["schema"], table_name or state["name"], state["columns"], state["primary_key"],
+                       state["unique"], state["checks"], catalog)
 
 
 def _index_sql(index):
@@ -420,69 +409,42 @@ def _describe_constraints(state):
     return "; ".join(parts) or "none"
 
 
-def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, catalog=None):
-    """Compare a desired and an actual table state and plan the change.
+def _new_plan():
+    return {"action": "none", "changes": [], "destructive": [], "rebuild_reasons": [], "statements": [],
+            "error": None}
 
-    Returns a dict:
-      action:      'none' | 'create' | 'alter' | 'rebuild'
-      changes:     human-readable list of what changes
-      destructive: the subset of changes that can lose data
-      rebuild_reasons: changes DuckDB cannot make with ALTER TABLE
-      statements:  SQL to run, in order, inside one transaction
-      error:       None, or why the plan is refused (destructive changes
-                   without allow_destructive, rebuild without allow_rebuild)
-    ``desired`` None means the table should not exist.  ``catalog`` (the
-    database name) qualifies every table and index name in the statements.
-    Indexes compare by uniqueness and DuckDB's expression list; desired
-    indexes carry ``columns`` to create them.
-    """
-    plan = {
-        "action": "none",
-        "changes": [],
-        "destructive": [],
-        "rebuild_reasons": [],
-        "statements": [],
-        "error": None,
-    }
-    if desired is None:
-        if actual is not None:
-            label = "%s.%s" % (actual["schema"], actual["name"])
-            plan["action"] = "drop"
-            plan["changes"].append("drop table %s" % label)
-            plan["destructive"].append("drop table %s" % label)
-            plan["statements"].append("DROP TABLE %s" % qualified_name(actual["schema"], actual["name"], catalog))
-            if not allow_destructive:
-                plan["error"] = (
-                    "refusing to drop table %s (all its rows would be lost); set "
-                    "allow_destructive: true to drop it" % label
-                )
-        return plan
 
+def _plan_drop(plan, actual, allow_destructive, catalog):
+    """The table should not exist: drop it (destructive: refused without allow_destructive)."""
+    label = "%s.%s" % (actual["schema"], actual["name"])
+    plan["action"] = "drop"
+    plan["changes"].append("drop table %s" % label)
+    plan["destructive"].append("drop table %s" % label)
+    plan["statements"].append("DROP TABLE %s" % qualified_name(actual["schema"], actual["name"], catalog))
+    if not allow_destructive:
+        plan["error"] = (
+            "refusing to drop table %s (all its rows would be lost); set "
+            "allow_destructive: true to drop it" % label
+        )
+    return plan
+
+
+def _plan_create(plan, desired, catalog):
+    """The table does not exist: create it and its indexes."""
     schema, name = desired["schema"], desired["name"]
-    label = "%s.%s" % (schema, name)
-    if actual is None:
-        plan["action"] = "create"
-        plan["changes"].append("create table %s" % label)
-        plan["statements"].append(_state_create_sql(desired, catalog=catalog))
-        for index in desired["indexes"]:
-            plan["changes"].append("create index %s" % index["name"])
-            plan["statements"].append(_index_create(schema, name, index, catalog))
-        return plan
+    plan["action"] = "create"
+    plan["changes"].append("create table %s.%s" % (schema, name))
+    plan["statements"].append(_state_create_sql(desired, catalog=catalog))
+    for index in desired["indexes"]:
+        plan["changes"].append("create index %s" % index["name"])
+        plan["statements"].append(_index_create(schema, name, index, catalog))
+    return plan
 
-    # the actual table's spelling of its names wins (identifiers are case-insensitive)
-    schema, name = actual["schema"], actual["name"]
-    table = qualified_name(schema, name, catalog)
-    actual_cols = dict((c["name"].lower(), c) for c in actual["columns"])
-    desired_cols = dict((c["name"].lower(), c) for c in desired["columns"])
-    constrained = _constrained_columns(actual)
-    has_key_index = bool(actual["primary_key"] or actual["unique"])
 
-    alter = []          # ALTER TABLE statements (in place)
-    rebuild = plan["rebuild_reasons"]
-
+def _plan_added_columns(plan, desired, actual_cols, table):
+    alter = []
     for column in desired["columns"]:
-        key = column["name"].lower()
-        if key in actual_cols:
+        if column["name"].lower() in actual_cols:
             continue
         plan["changes"].append("add column %s %s" % (column["name"], column["type"]))
         sql = "ALTER TABLE %s ADD COLUMN %s %s" % (table, quote_ident(column["name"]), column["type"])
@@ -491,7 +453,13 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, ca
         if not column["nullable"]:
             sql += " NOT NULL"
         alter.append(sql)
+    return alter
 
+
+def _plan_dropped_columns(plan, actual, desired_cols, table):
+    alter = []
+    constrained = _constrained_columns(actual)
+    has_key_index = bool(actual["primary_key"] or actual["unique"])
     for column in actual["columns"]:
         key = column["name"].lower()
         if key in desired_cols:
@@ -500,10 +468,16 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, ca
         plan["changes"].append(change)
         plan["destructive"].append(change)
         if has_key_index or key in constrained:
-            rebuild.append("%s (DuckDB cannot drop columns of a table with a primary key, "
-                           "unique or check constraint in place)" % change)
+            plan["rebuild_reasons"].append("%s (DuckDB cannot drop columns of a table with a primary key, "
+                                           "unique or check constraint in place)" % change)
         alter.append("ALTER TABLE %s DROP COLUMN %s" % (table, quote_ident(column["name"])))
+    return alter
 
+
+def _plan_changed_columns(plan, desired, actual, actual_cols, table):
+    """Type, default and NULL changes of the columns both have."""
+    alter = []
+    constrained = _constrained_columns(actual)
     for column in desired["columns"]:
         key = column["name"].lower()
         current = actual_cols.get(key)
@@ -520,8 +494,8 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, ca
                 plan["changes"].append(change)
                 plan["destructive"].append(change)
             if key in constrained:
-                rebuild.append("%s (DuckDB cannot change the type of a column used by a "
-                               "primary key, unique or check constraint)" % change)
+                plan["rebuild_reasons"].append("%s (DuckDB cannot change the type of a column used by a "
+                                               "primary key, unique or check constraint)" % change)
             alter.append("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE %s" % (table, qcol, column["type"]))
         if current["default"] != column["default"]:
             if column["default"] is None:
@@ -539,17 +513,20 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, ca
             else:
                 plan["changes"].append("set NOT NULL on %s" % cname)
                 alter.append("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL" % (table, qcol))
+    return alter
 
+
+def _plan_constraints(plan, desired, actual):
     if _constraint_signature(actual) != _constraint_signature(desired):
         change = "change constraints from [%s] to [%s]" % (
             _describe_constraints(actual), _describe_constraints(desired))
         plan["changes"].append(change)
-        rebuild.append("%s (DuckDB cannot add or drop constraints with ALTER TABLE)" % change)
+        plan["rebuild_reasons"].append("%s (DuckDB cannot add or drop constraints with ALTER TABLE)" % change)
 
-    actual_idx = dict((i["name"].lower(), i) for i in actual["indexes"])
-    desired_idx = dict((i["name"].lower(), i) for i in desired["indexes"])
-    drop_idx = []
-    create_idx = []
+
+def _plan_indexes(plan, desired_idx, actual_idx):
+    """-> (indexes to drop, indexes to create)."""
+    drop_idx, create_idx = [], []
     for key, index in sorted(actual_idx.items()):
         other = desired_idx.get(key)
         if other is None:
@@ -563,63 +540,109 @@ def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, ca
         if key not in actual_idx:
             plan["changes"].append("create index %s" % index["name"])
             create_idx.append(index)
+    return drop_idx, create_idx
 
-    if not plan["changes"]:
-        return plan
 
+def _refuse(plan, label, allow_destructive, allow_rebuild):
     refusals = []
     if plan["destructive"] and not allow_destructive:
         refusals.append(
             "refusing destructive changes to %s: %s; set allow_destructive: true to apply them"
             % (label, "; ".join(plan["destructive"]))
         )
-    if rebuild and not allow_rebuild:
+    if plan["rebuild_reasons"] and not allow_rebuild:
         refusals.append(
             "changes to %s need a table rebuild (create a new table, copy every row, drop "
             "the old one, rename): %s; set allow_rebuild: true to allow it"
-            % (label, "; ".join(rebuild))
+            % (label, "; ".join(plan["rebuild_reasons"]))
         )
     if refusals:
         plan["error"] = " / ".join(refusals)
 
-    statements = plan["statements"]
-    if rebuild:
-        plan["action"] = "rebuild"
-        temp = name + REBUILD_SUFFIX
-        qtemp = qualified_name(schema, temp, catalog)
-        copy_targets = []
-        copy_sources = []
-        for column in desired["columns"]:
-            current = actual_cols.get(column["name"].lower())
-            if current is None:
-                continue
-            copy_targets.append(quote_ident(column["name"]))
-            source = quote_ident(current["name"])
-            if not types_equal(current["type"], column["type"]):
-                source = "CAST(%s AS %s)" % (source, column["type"])
-            copy_sources.append(source)
-        statements.append("DROP TABLE IF EXISTS %s" % qtemp)
-        statements.append(_state_create_sql(desired, table_name=temp, catalog=catalog))
-        if copy_targets:
-            statements.append("INSERT INTO %s (%s) SELECT %s FROM %s" % (
-                qtemp, ", ".join(copy_targets), ", ".join(copy_sources), table))
-        statements.append("DROP TABLE %s" % table)
-        statements.append("ALTER TABLE %s RENAME TO %s" % (qtemp, quote_ident(name)))
-        for index in desired["indexes"]:
-            statements.append(_index_create(schema, name, index, catalog))
-        return plan
 
-    plan["action"] = "alter"
+def _rebuild_statements(desired, actual, actual_cols, catalog):
+    """Create the desired table under a temporary name, copy every row (cast where the type
+    changes), drop the old table, rename, create the indexes."""
+    schema, name = actual["schema"], actual["name"]
+    table = qualified_name(schema, name, catalog)
+    temp = name + REBUILD_SUFFIX
+    qtemp = qualified_name(schema, temp, catalog)
+    copy_targets, copy_sources = [], []
+    for column in desired["columns"]:
+        current = actual_cols.get(column["name"].lower())
+        if current is None:
+            continue
+        copy_targets.append(quote_ident(column["name"]))
+        source = quote_ident(current["name"])
+        if not types_equal(current["type"], column["type"]):
+            source = "CAST(%s AS %s)" % (source, column["type"])
+        copy_sources.append(source)
+    statements = ["DROP TABLE IF EXISTS %s" % qtemp, _state_create_sql(desired, table_name=temp, catalog=catalog)]
+    if copy_targets:
+        statements.append("INSERT INTO %s (%s) SELECT %s FROM %s" % (
+            qtemp, ", ".join(copy_targets), ", ".join(copy_sources), table))
+    statements.append("DROP TABLE %s" % table)
+    statements.append("ALTER TABLE %s RENAME TO %s" % (qtemp, quote_ident(name)))
+    statements.extend(_index_create(schema, name, index, catalog) for index in desired["indexes"])
+    return statements
+
+
+def _alter_statements(actual, alter, drop_idx, create_idx, desired_idx, actual_idx, catalog):
+    """In place: DuckDB refuses ALTER TABLE while explicit indexes exist on the table, so with
+    any ALTER every index is dropped first and the desired ones are created again afterwards."""
+    schema, name = actual["schema"], actual["name"]
     if alter:
-        # DuckDB refuses ALTER TABLE while explicit indexes exist on the table:
-        # drop them all first and create the desired ones again afterwards.
-        keep = [i for k, i in sorted(actual_idx.items())
-                if k in desired_idx and i not in drop_idx]
+        keep = [i for k, i in sorted(actual_idx.items()) if k in desired_idx and i not in drop_idx]
         drop_idx = drop_idx + keep
         create_idx = [desired_idx[i["name"].lower()] for i in keep] + create_idx
-    for index in drop_idx:
-        statements.append("DROP INDEX %s" % qualified_name(schema, index["name"], catalog))
+    statements = ["DROP INDEX %s" % qualified_name(schema, index["name"], catalog) for index in drop_idx]
     statements.extend(alter)
-    for index in create_idx:
-        statements.append(_index_create(schema, name, index, catalog))
+    statements.extend(_index_create(schema, name, index, catalog) for index in create_idx)
+    return statements
+
+
+def plan_table(desired, actual, allow_destructive=False, allow_rebuild=False, catalog=None):
+    """Compare a desired and an actual table state and plan the change.
+
+    Returns a dict:
+      action:      'none' | 'create' | 'alter' | 'rebuild' | 'drop'
+      changes:     human-readable list of what changes
+      destructive: the subset of changes that can lose data (a dropped table or column, a
+                   narrowing type change)
+      rebuild_reasons: changes DuckDB cannot make with ALTER TABLE
+      statements:  SQL to run, in order, inside one transaction
+      error:       None, or why the plan is refused (destructive changes or a drop
+                   without allow_destructive, rebuild without allow_rebuild)
+    ``desired`` None means the table should not exist (action 'drop' when it does).
+    ``catalog`` (the database name) qualifies every table and index name in the statements.
+    Indexes compare by uniqueness and DuckDB's expression list; desired indexes carry
+    ``columns`` to create them. One function per part of the plan, below.
+    """
+    plan = _new_plan()
+    if desired is None:
+        return plan if actual is None else _plan_drop(plan, actual, allow_destructive, catalog)
+    if actual is None:
+        return _plan_create(plan, desired, catalog)
+
+    # the actual table's spelling of its names wins (identifiers are case-insensitive)
+    table = qualified_name(actual["schema"], actual["name"], catalog)
+    actual_cols = dict((c["name"].lower(), c) for c in actual["columns"])
+    desired_cols = dict((c["name"].lower(), c) for c in desired["columns"])
+    alter = (_plan_added_columns(plan, desired, actual_cols, table)
+             + _plan_dropped_columns(plan, actual, desired_cols, table)
+             + _plan_changed_columns(plan, desired, actual, actual_cols, table))
+    _plan_constraints(plan, desired, actual)
+    actual_idx = dict((i["name"].lower(), i) for i in actual["indexes"])
+    desired_idx = dict((i["name"].lower(), i) for i in desired["indexes"])
+    drop_idx, create_idx = _plan_indexes(plan, desired_idx, actual_idx)
+    if not plan["changes"]:
+        return plan
+
+    _refuse(plan, "%s.%s" % (desired["schema"], desired["name"]), allow_destructive, allow_rebuild)
+    if plan["rebuild_reasons"]:
+        plan["action"] = "rebuild"
+        plan["statements"] = _rebuild_statements(desired, actual, actual_cols, catalog)
+    else:
+        plan["action"] = "alter"
+        plan["statements"] = _alter_statements(actual, alter, drop_idx, create_idx, desired_idx, actual_idx, catalog)
     return plan

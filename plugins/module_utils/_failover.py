@@ -7,74 +7,12 @@ The module gathers raw observations (network probes, HAProxy, PostgreSQL,
 Redis, Sentinel); everything that turns them into a verdict lives here and
 never touches the network, sleeps or draws random numbers.
 
-Model
-=====
-
-Signals and verdicts
---------------------
-Each member has up to five signals, each with a verdict:
-
-* ``tcp``      up (connect succeeded) / down.
-* ``http``     up (status in the expected list) / down (no answer or
-  another status).
-* ``latency``  up (slowest measured probe <= threshold) / degraded (above);
-  absent when nothing was measured (the probe failed).
-* ``haproxy``  HAProxy's status of the server: ``UP`` up, ``DOWN`` down,
-  ``DRAIN``/``NOLB`` degraded, ``MAINT``/``no check``/not found/stats
-  unreadable unknown. With ``backend_role: primary`` (a backend that only
-  routes to the primary) ``DOWN`` is expected for replicas and is not
-  counted, and ``UP`` is also a vote for that member as primary.
-* ``role``     the service's own answer: primary, or replica with a live
-  link and lag <= ``max_lag_bytes`` are up; a replica with a broken link or
-  too much lag is degraded; unreachable is down; an error after connecting
-  (authentication, permissions) is unknown.
-
-A signal that is not configured is absent (it neither helps nor hurts).
-
-Member state
-------------
-With ``w(s)`` the configured weight of signal ``s``:
-``up_w`` = sum of weights of signals that are up or degraded,
-``down_w`` = sum of weights of down signals, ``unknown_w`` = the rest.
-
-* ``unknown``  when ``up_w == down_w`` (including no signal at all);
-* ``down``     when ``down_w > up_w``;
-* ``healthy``  when ``up_w > down_w`` and no signal is down or degraded;
-* ``degraded`` when ``up_w > down_w`` otherwise.
-
-The member's agreement is ``max(up_w, down_w) / (up_w + down_w + unknown_w)``
-(0 without weight): how much of the evidence backs its state.
-
-Primary
--------
-Votes for "who is the primary", each with a weight:
-
-* a member whose role signal says primary votes for itself (``role``);
-* a replica votes for the member it replicates from, or for "nobody known"
-  when its replication link is down (``role``); a replica that cannot tell
-  where it replicates from (e.g. no privilege to read it) abstains;
-* each Sentinel votes for the member at the address it names, or for
-  "nobody known" when it cannot be asked (``sentinel``);
-* with ``backend_role: primary``, HAProxy votes for each member it sees UP,
-  or for "nobody known" when it sees none UP (``haproxy``).
-
-"Nobody known" competes like a candidate: replicas that all lost their
-primary are confident evidence that there is none. ``primary_share`` =
-weight of the most voted candidate (or of "nobody") / total vote weight (0
-without votes). The vote winner is the observed primary only when it is a
-member that itself says it is primary and the vote is not a tie.
-
-Confidence
-----------
-``confidence = mean(member agreement) * primary_share`` when the primary is
-evaluated (PostgreSQL/Redis role signals, Sentinels or a primary-only HAProxy
-backend), ``mean(member agreement)`` otherwise. It lies in [0, 1]; adding a
-signal that agrees with a member's state, or a vote for the winning
-candidate, never lowers it.
-
-Below ``min_confidence`` the check refuses to declare anything: no primary,
-no mismatch, no missing member, only ``low_confidence`` (and ``split_brain``,
-since two members each saying "I am the primary" is direct evidence).
+The model (signals, member states, the vote for the primary, the confidence
+and the findings) is written once, in the module's DOCUMENTATION
+(``ansible-doc groundwork.platform.failover_check``); the functions below
+implement it, and tests/unit/plugins/module_utils/test_failover.py holds them
+to it (including its properties: the confidence lies in [0, 1], evidence that
+agrees never lowers it).
 """
 
 import math

@@ -203,8 +203,7 @@ from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_types 
 
 
 def argument_spec():
-    return dict(
-        database=dict(type="path", required=True),
+    return common.database_argument_spec(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         allow_destructive=dict(type="bool", default=False),
         memory_limit=dict(type="str"),

@@ -234,8 +234,7 @@ from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_types 
 
 
 def argument_spec():
-    return dict(
-        database=dict(type="path", required=True),
+    return common.database_argument_spec(
         table=dict(type="str", required=True),
         schema=dict(type="str", default="main"),
         src=dict(type="list", elements="path", required=True),

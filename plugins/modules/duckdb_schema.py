@@ -92,8 +92,7 @@ from ansible_collections.groundwork.platform.plugins.module_utils._duckdb_types 
 
 
 def argument_spec():
-    return dict(
-        database=dict(type="path", required=True),
+    return common.database_argument_spec(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         allow_destructive=dict(type="bool", default=False),

@@ -19,6 +19,14 @@ description:
     V(postgresql), C(pg_is_in_recovery), WAL positions and C(pg_stat_wal_receiver) (via
     psycopg); for V(redis), C(ROLE) (via redis-py), plus the primary named by each
     Sentinel in O(sentinel)."
+  - "Signal verdicts: C(tcp) up or down; C(http) up when the status is expected, else down;
+    C(latency) up at or below the threshold, degraded above it, absent when nothing was
+    measured; C(haproxy) C(UP) up, C(DOWN) down, C(DRAIN)/C(NOLB) degraded, C(MAINT), not
+    found or unreadable stats unknown (in a primary-only backend a replica's C(DOWN) is
+    expected and not counted); C(role) up for a primary and for a replica with a live link
+    and lag within O(max_lag_bytes), degraded for a replica with a broken link or more lag,
+    down when unreachable, unknown on an error after connecting (authentication,
+    permissions). A signal that is not configured is absent: it neither helps nor hurts."
   - "Member state: signals that are up or degraded weigh for the member being up, down
     signals against; the heavier side wins (a tie is C(unknown)); an up member with any
     down or degraded signal is C(degraded). The member's agreement is the weight of the
