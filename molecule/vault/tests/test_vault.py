@@ -414,8 +414,10 @@ def test_a_change_rolls_one_node_at_a_time_and_a_due_intermediate_is_renewed(hos
     ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "vault_policies a mapping of lowercase names (not root"),
     ('{"vault_kv_generated": [{"mount": "nokv", "path": "app/x", "fields": ["a"]}]}', "vault_kv_generated must be a list of {mount (one of vault_kv_mounts)"),
     ('{"vault_version": "2.9.9"}', "vault_sha256 must be set for vault_version '2.9.9'"),
+    ('{"vault_policies": {"app-read": "path \\"secret/*\\" { capabilities = [\\"read\\"]"}}', "vault_policies app-read do not parse"),
+    ('{"vault_tls_enabled": false, "vault_listen_address": "8.8.8.8"}', "is a public address and vault_tls_enabled is false"),
 ], ids=["unknown-seal", "threshold-above-shares", "short-static-key", "policy-named-root", "generated-on-unknown-mount",
-        "unpinned-version"])
+        "unpinned-version", "policy-does-not-parse", "public-listener-without-tls"])
 def test_bad_input_stops_before_any_change(hosts, extra, expected):
     before = {n: _started(h) for n, h in hosts.items()}
     res = playbook(SCENARIO / "converge.yml", "--tags", "vault", "-e", extra)

@@ -117,6 +117,9 @@ bad("vault", "secret", "vault_static_seal_key", "", "short", "not-base64-but-for
     also={"vault_seal": "static"})
 bad("vault", "range", "vault_pki_renew_percent", "0", "101", "-5", also={"vault_pki_enabled": True})
 bad("vault", "format", "vault_policies", {"root": "path \"*\" {}"}, {"Bad Name": "x"}, {"ok": 3})
+bad("vault", "format", "vault_policies", {"app": 'path "secret/*" { capabilities = ["read"]'},
+    {"app": 'path secret { capabilities = ["read"] }'}, {"app": 'path "a" { capabilities = ["read" "list"] }'})
+bad("vault", "cross", "vault_listen_address", "8.8.8.8", "1.1.1.1", "2001:4860::8888", also={"vault_tls_enabled": False})
 # minio
 bad("minio", "range", "minio_port", *PORTS)
 bad("minio", "type", "minio_console_port", *NOT_AN_INT)
