@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import re
+import time
 import uuid
 
 import pytest
@@ -288,8 +289,14 @@ def test_a_killed_active_node_fails_over_and_the_unseal_playbook_brings_it_back(
     assert api["vault-1"].call("POST", "/v1/secret/data/app/failover", writer, {"data": {"v": value}})[0] == 200
     active = wait_for(lambda: [n for n, r in _roles(api).items() if r == "active"], 30, what="the active node")[0]
     hosts[active].run("systemctl kill -s KILL openbao")
+    killed = time.monotonic()
     others = [n for n in NODES if n != active]
     new = wait_for(lambda: [n for n in others if api[n].health() == 200], 60, interval=1, what="a new active node")[0]
+    # a write through the remaining standby's address succeeds (it forwards to the new active node)
+    standby = [n for n in others if n != new][0]
+    wait_for(lambda: api[standby].call("POST", "/v1/secret/data/app/failover-after", writer, {"data": {"v": value}})[0] == 200,
+             60, interval=0.5, what=f"a write through {standby}")
+    print(f"writes back through the standby {standby} {time.monotonic() - killed:.1f} s after the active node was killed")
     reader = api[new].login("reader", admin_token)
     status, out = api[new].call("GET", "/v1/secret/data/app/failover", reader)
     assert status == 200 and out["data"]["data"]["v"] == value

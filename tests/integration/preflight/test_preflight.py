@@ -61,7 +61,9 @@ def run(tmp, playbook, *extra):
     path = inventory(tmp)
     facts = tmp / "facts"
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORKS="25", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1",
+               # one host at a time: the stage runs beside the molecule lanes and takes one core at most
+               ANSIBLE_FORKS="1",
                ANSIBLE_GATHERING="smart", ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
                ANSIBLE_CACHE_PLUGIN_CONNECTION=str(facts), ANSIBLE_CACHE_PLUGIN_PREFIX="facts_",
                ANSIBLE_CACHE_PLUGIN_TIMEOUT="3600",
