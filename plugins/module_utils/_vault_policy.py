@@ -95,7 +95,7 @@ class _Parser(object):
             self.take('punct', '{')
             while self.peek()[1] != '}':
                 self.take(what='a key')
-                self.take('punct', what="'=' or ':'") if self.peek()[1] in ('=', ':') else self.take('punct', '=')
+                self.take('punct', ':' if self.peek()[1] == ':' else '=')
                 self.value()
                 if self.peek()[1] == ',':
                     self.take('punct', ',')
