@@ -26,6 +26,8 @@ def render(outdir):
         loader=jinja2.FileSystemLoader(str(ROLE / "templates" / "rules")),
         variable_start_string="[[", variable_end_string="]]",
         trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    # Ansible's bool filter, which the templates use on switches
+    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("yes", "on", "1", "true", "y")
     outdir.mkdir(parents=True, exist_ok=True)
     values = variables()
     names = []

@@ -202,4 +202,8 @@ def test_prometheus_metric_names_match_the_gpu_alert_rules():
     rules = (pathlib.Path(__file__).parents[4] / "roles/prometheus/templates/rules/gpu.rules.yml.j2").read_text()
     used = set(re.findall(r"\bnvidia_smi_[a-z_]+", rules))
     assert used, "the GPU rules use no nvidia_smi_* metric"
-    assert used <= {name for name, dummy, dummy2, dummy3 in smi.PROMETHEUS_METRICS}
+    # the readings come from the parser; the exporter adds its own status series (nvidia-smi's exit status)
+    exporter = (pathlib.Path(__file__).parents[4] / "roles/nvidia_gpu/files/nvidia-gpu-exporter.py").read_text()
+    own = set(re.findall(r'GaugeMetricFamily\(\s*"(nvidia_smi_[a-z_]+)"', exporter))
+    assert "nvidia_smi_command_exit_code" in own
+    assert used <= {name for name, dummy, dummy2, dummy3 in smi.PROMETHEUS_METRICS} | own
