@@ -256,6 +256,20 @@ def run(drill):
             resolved = round(time.time() - t1, 1)
         except TimeoutError:
             resolved = None
+
+        # the resolved notifications too (critical groups flush every alertmanager_critical_group_interval):
+        # an alert of a group that has not flushed yet would wait for that group's next flush, not group_wait
+        def flushed():
+            done = {(a["labels"]["alertname"], a["fingerprint"]) for r in records(t1) if r["path"] == "webhook"
+                    for a in r["body"]["alerts"] if a["status"] == "resolved"}
+            sent = {(a["labels"]["alertname"], a["fingerprint"]) for r in records(t0) if r["path"] == "webhook"
+                    for a in r["body"]["alerts"] if a["status"] == "firing"
+                    and any(matches(a["labels"], n, w) for n, w in expected)}
+            return sent <= done
+        try:
+            wait("the resolved notifications", flushed, 400, 2)
+        except TimeoutError:
+            pass
     # every other alert that started in the window and reached the receiver
     others = sorted({(a["labels"]["alertname"], a["labels"].get("instance", ""), a["labels"].get("severity", ""))
                      for r in records(t0) if r["path"] == "webhook" for a in r["body"]["alerts"]
