@@ -52,9 +52,11 @@ def query(q):
     return prom("/api/v1/query?query=" + urllib.parse.quote(q))["result"]
 
 
-def active():
-    """(alertname, labels, state) of every alert Prometheus holds, pending or firing."""
-    return [(a["labels"]["alertname"], a["labels"], a["state"]) for a in prom("/api/v1/alerts")["alerts"]]
+def active(since=0):
+    """(alertname, labels, state) of every alert Prometheus holds, pending or firing, that became
+    active at `since` or later."""
+    return [(a["labels"]["alertname"], a["labels"], a["state"]) for a in prom("/api/v1/alerts")["alerts"]
+            if _epoch(a["activeAt"]) >= since]
 
 
 def records(since):
@@ -154,7 +156,7 @@ def drills():
         # the replica's startup process (WAL replay) stopped with SIGSTOP: its walreceiver keeps
         # receiving, nothing is replayed (Patroni resumes a replay paused with pg_wal_replay_pause())
         ctx.update(host=replica_pg(), primary=primary_pg())
-        ctx["startup"] = dx(ctx["host"], "pgrep -f 'postgres: .*startup'").split()[0]
+        ctx["startup"] = dx(ctx["host"], "pgrep -f '^postgres: .*startup'").split()[0]  # ^: not this shell
         dx(ctx["host"], f"kill -STOP {ctx['startup']}")
 
     def memory_break(ctx):
@@ -231,7 +233,8 @@ def run(drill):
             if drill.during and time.time() >= next_write:
                 drill.during(ctx)
                 next_write = time.time() + 5
-            for name, labels, state in active():
+            # only alerts that began with this break (one still firing from an earlier event is not its answer)
+            for name, labels, state in active(since=t0 - 2):
                 for i, (alertname, want) in enumerate(expected):
                     if state == "firing" and i not in fired and matches(labels, alertname, want):
                         fired[i] = time.time()
@@ -239,6 +242,8 @@ def run(drill):
                 if r["path"] != "webhook":
                     continue
                 for a in r["body"]["alerts"]:
+                    if _epoch(a["startsAt"]) < t0 - 2:
+                        continue
                     for i, (alertname, want) in enumerate(expected):
                         if a["status"] == "firing" and i not in arrived and matches(a["labels"], alertname, want):
                             arrived[i] = r["received"]
@@ -316,11 +321,11 @@ def markdown():
     print("| family | break | expected alert | fired (s) | notified (s) | resolved after repair (s) | other alerts that started |")
     print("|---|---|---|---|---|---|---|")
     for d in rows["drills"]:
-        for e in d["expected"]:
-            others = ", ".join(f"{n} ({s})" for n, _, s in d["other_alerts"]) or "none"
-            print(f"| {d['family']} | {d['break']} ({d['host']}) | {e['alert']} | {e['fired_s'] if e['fired_s'] is not None else '-'} | "
-                  f"{e['notified_s'] if e['notified_s'] is not None else 'not notified'} | "
-                  f"{d['resolved_after_repair_s'] if d['resolved_after_repair_s'] is not None else 'not resolved'} | {others} |")
+        others = ", ".join(f"{n} {i} ({s})".replace("  ", " ") for n, i, s in d["other_alerts"]) or "none"
+        for first, e in zip([True] + [False] * len(d["expected"]), d["expected"]):
+            print(f"| {d['family'] if first else ''} | {d['break'] + ' (' + d['host'] + ')' if first else ''} | {e['alert']} | "
+                  f"{e['fired_s'] if e['fired_s'] is not None else '-'} | {e['notified_s'] if e['notified_s'] is not None else 'not notified'} | "
+                  f"{d['resolved_after_repair_s'] if d['resolved_after_repair_s'] is not None else 'not resolved'} | {others if first else ''} |")
 
 
 def main():
