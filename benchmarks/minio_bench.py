@@ -20,6 +20,8 @@ import statistics
 import subprocess
 import time
 
+from _results import save
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOST = "lab-node1"
 MC = "/usr/local/bin/mc --config-dir /etc/minio/mc --quiet"
@@ -65,10 +67,7 @@ def main():
             print(json.dumps({streams: result["runs"][str(streams)]}), flush=True)
     finally:
         dx("rm -rf /tmp/minio-bench")
-    out = ROOT / "build" / "benchmarks"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "minio.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save("minio", result)
 
 
 if __name__ == "__main__":

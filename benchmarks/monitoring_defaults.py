@@ -39,6 +39,8 @@ import tempfile
 import time
 import urllib.parse
 
+from _results import save
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMMON = {"prometheus_scrape_interval": "15s", "prometheus_scrape_timeout": "10s", "prometheus_evaluation_interval": "15s",
           "prometheus_alert_for": {"down": "1m", "short": "5m", "long": "15m"}, "prometheus_escalation_after": "15m",
@@ -137,10 +139,7 @@ def main():
             print(json.dumps({mode: result["modes"][mode]}), flush=True)
     finally:
         converge({})
-    out = ROOT / "build" / "benchmarks"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "monitoring_defaults.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save("monitoring_defaults", result)
 
 
 if __name__ == "__main__":
