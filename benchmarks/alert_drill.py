@@ -24,6 +24,7 @@ import shlex
 import subprocess
 import time
 import urllib.parse
+from datetime import datetime
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SECRETS = ROOT / "build" / "lab-secrets"
@@ -288,7 +289,6 @@ def run(drill):
 
 def _epoch(stamp):
     """Seconds since the epoch of an RFC 3339 time as Alertmanager writes it (nanoseconds allowed)."""
-    from datetime import datetime
     head, _, frac = stamp.rstrip("Z").partition(".")
     frac = frac.split("+")[0].split("-")[0]
     return datetime.fromisoformat(head + "+00:00").timestamp() + (float("0." + frac) if frac else 0.0)
