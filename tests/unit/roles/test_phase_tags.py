@@ -4,10 +4,11 @@ and each of those three tags selects at least one task of its role.
 
 Read from the YAML of roles/*/tasks/*.yml, the way Ansible resolves tags:
 - a block's and an import_tasks' tags are inherited by the tasks inside (static);
-- include_tasks and include_role (dynamic) pass on only the tags of their `apply:`; the tags
-  on the include itself select only the include. An include_role's tasks_from is followed into
-  the named role of this collection.
-The only tasks without a phase tag are none: facts, checks and `always` tasks carry all three.
+- include_tasks and include_role (dynamic) pass on their ancestors' tags and the tags of their
+  `apply:`, not their own: the tags on the include itself select only the include (checked with
+  ansible-core 2.19). An include_role's tasks_from is followed into the named role of this
+  collection.
+Facts, checks and `always` tasks carry all three phase tags.
 """
 import pathlib
 
@@ -60,6 +61,7 @@ def walk(path, inherited, trail=()):
 
 def _walk_task(path, task, inherited, trail):
     tags = set(inherited) | set(_as_list(task.get("tags")))
+    ancestors = set(inherited)
     if any(key in task for key in _BLOCK_KEYS):
         for key in _BLOCK_KEYS:
             for child in task.get(key) or []:
@@ -75,13 +77,13 @@ def _walk_task(path, task, inherited, trail):
     if kind == "include_tasks":
         name = arg if isinstance(arg, str) else arg["file"]
         apply = set() if isinstance(arg, str) else set(_as_list((arg.get("apply") or {}).get("tags")))
-        yield from walk(path.parent / name, apply, trail)
+        yield from walk(path.parent / name, ancestors | apply, trail)
     elif kind in ("include_role", "import_role"):
         target = _role_file(arg["name"], arg.get("tasks_from", "main.yml"))
         if kind == "import_role":
             passed = tags
         else:
-            passed = set(_as_list((arg.get("apply") or {}).get("tags")))
+            passed = ancestors | set(_as_list((arg.get("apply") or {}).get("tags")))
         if target.exists():
             yield from walk(target, passed, trail)
 
