@@ -76,7 +76,8 @@ def _walk_task(path, task, inherited, trail):
     yield where, tags
     if kind == "include_tasks":
         name = arg if isinstance(arg, str) else arg["file"]
-        apply = set() if isinstance(arg, str) else set(_as_list((arg.get("apply") or {}).get("tags")))
+        options = task.get("args") or {} if isinstance(arg, str) else arg  # free form: apply under args
+        apply = set(_as_list((options.get("apply") or {}).get("tags")))
         yield from walk(path.parent / name, ancestors | apply, trail)
     elif kind in ("include_role", "import_role"):
         target = _role_file(arg["name"], arg.get("tasks_from", "main.yml"))
