@@ -17,6 +17,7 @@ hooks below, which gives every test module:
 """
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -110,13 +111,8 @@ def playbook(path, *extra, limit=None, timeout=900):
 
 def recap(stdout):
     """The PLAY RECAP of a playbook's output: {host: {"ok": n, "changed": n, "failed": n, ...}}."""
-    hosts = {}
-    for line in stdout.split("PLAY RECAP", 1)[-1].splitlines()[1:]:
-        if " : " not in line:
-            continue
-        host, counts = line.split(" : ", 1)
-        hosts[host.strip()] = {k: int(v) for k, v in (c.split("=") for c in counts.split())}
-    return hosts
+    return {host: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+            for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=\d+.*)$", stdout.split("PLAY RECAP")[-1], re.M)}
 
 
 def pytest_configure(config):

@@ -13,8 +13,8 @@ INSTALL_TASK = "Install HAProxy and the tools the role uses"
 CONFIGURE_TASK = "Write the configuration (checked with haproxy -c first)"
 
 
-def _configure(*extra):
-    run = playbook(SCENARIO / "converge.yml", "--tags", "haproxy_configure", *extra)
+def _configure(*extra, limit=None):
+    run = playbook(SCENARIO / "converge.yml", "--tags", "haproxy_configure", *extra, limit=limit)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     return run
 
