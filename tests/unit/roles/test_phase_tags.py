@@ -110,7 +110,7 @@ def test_every_task_carries_its_role_tag_and_a_phase_tag(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_phase_tag_selects_a_task(role):
-    seen = set().union(*(tags for _, tags in _tasks(role)))
+    seen = set().union(*(tags for _where, tags in _tasks(role)))
     unused = [f"{role}_{p}" for p in PHASES if f"{role}_{p}" not in seen]
     assert not unused, f"{role}: phase tags that select no task: {unused}"
 
