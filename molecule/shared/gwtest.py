@@ -8,7 +8,8 @@ hooks below, which gives every test module:
   assert_never() watches a whole window for what must not happen;
 - secret(): the throwaway secrets a scenario's converge generated under its ephemeral
   directory (``$MOLECULE_EPHEMERAL_DIRECTORY/secrets/NAME``);
-- playbook(): ansible-playbook against the scenario's own inventory;
+- playbook(): ansible-playbook against the scenario's own inventory; recap() reads its
+  PLAY RECAP ({host: {"ok": n, "changed": n, ...}});
 - the ``phase`` marker: ``@pytest.mark.phase(N)`` (or ``pytestmark = pytest.mark.phase(N)``
   in a module) orders destructive tests explicitly. Phase 0 (the default) holds the read-only
   steady-state checks; higher phases run after them, in increasing order, and within a phase
@@ -16,6 +17,7 @@ hooks below, which gives every test module:
 """
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +107,12 @@ def playbook(path, *extra, limit=None, timeout=900):
         cmd += ["-l", limit]
     cmd += [str(path), *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def recap(stdout):
+    """The PLAY RECAP of a playbook's output: {host: {"ok": n, "changed": n, "failed": n, ...}}."""
+    return {host: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+            for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=\d+.*)$", stdout.split("PLAY RECAP")[-1], re.M)}
 
 
 def pytest_configure(config):
