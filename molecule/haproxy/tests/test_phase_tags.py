@@ -37,13 +37,13 @@ def test_configure_tag_alone_changes_nothing_and_installs_nothing():
 def test_configure_tag_applies_a_changed_value(host):
     before = host.file("/etc/haproxy/haproxy.cfg").sha256sum
     try:
-        run = _configure("-e", "haproxy_maxconn=4321", limit="haproxy-lb")
+        run = _configure("-e", "haproxy_maxconn=4321")
         assert recap(run.stdout)["haproxy-lb"]["changed"] >= 1
         assert INSTALL_TASK not in run.stdout
         assert "    maxconn 4321" in host.file("/etc/haproxy/haproxy.cfg").content_string
         # the reload handler ran: the worker answering on the runtime socket has the new limit
         assert _maxconn(host) == "4321"
     finally:
-        _configure(limit="haproxy-lb")
+        _configure()
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
     assert _maxconn(host) != "4321"
