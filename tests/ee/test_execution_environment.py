@@ -18,7 +18,7 @@ DIST = ROOT / "build" / "dist"
 # what the collection runs on the controller, found in the tree, and the Python package it needs
 CONTROLLER_NEEDS = {
     "netaddr": ("roles", r"ansible\.utils\.(ipwrap|ipaddr|ip_address)"),
-    "cryptography": ("roles/common/tasks/tls_issue.yml", r"community\.crypto\.openssl_privatekey"),
+    "cryptography": ("roles/_common/tasks/tls_issue.yml", r"community\.crypto\.openssl_privatekey"),
     "redis": ("plugins/modules/failover_check.py", r"^\s+import redis$"),
     "psycopg": ("plugins/modules/failover_check.py", r"^\s+import psycopg$"),
 }

@@ -1,7 +1,7 @@
 """The platform run the way AWX and Automation Controller run it: ansible_runner.run() on a copy of
 the repository's private data directory (runner/, docs/runner.md) against the scenario's hosts.
 
-A secret (an operator's TLS key, certificate and CA, installed through common's tls_certificate
+A secret (an operator's TLS key, certificate and CA, installed through _common's tls_certificate
 entry point) lives in an ansible-vault encrypted group_vars file of the inventory; the vault
 password reaches ansible-playbook only through runner's env/passwords prompt answer. Neither the
 key nor the vault password may appear in the job's command, events or artifacts."""
@@ -27,9 +27,9 @@ OPERATOR_PLAY = f"""---
 - name: An operator's certificate from the vault-encrypted inventory
   hosts: all
   tasks:
-    - name: Install it with common's tls_certificate
+    - name: Install it with _common's tls_certificate
       ansible.builtin.include_role:
-        name: groundwork.platform.common
+        name: groundwork.platform._common
         tasks_from: tls_certificate.yml
       vars:
         common_tls_dir: {TLS_DIR}

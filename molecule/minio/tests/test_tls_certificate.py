@@ -1,4 +1,4 @@
-"""common's tls_certificate.yml: a converged host costs one check, and any drift is issued again.
+"""_common's tls_certificate.yml: a converged host costs one check, and any drift is issued again.
 
 Runs the task file on its own (tls_certificate.yml beside the scenario) into /etc/gw-tls-test,
 signed by the scenario's platform CA, and checks the files on minio-1 after each run.

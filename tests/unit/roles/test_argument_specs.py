@@ -1,7 +1,7 @@
 """Every role's defaults and argument spec describe the same variables.
 
 Docs must not drift from defaults: each key in defaults/main.yml is documented in
-meta/argument_specs.yml (entry point `main`, or the entry point that uses it, such as common's
+meta/argument_specs.yml (entry point `main`, or the entry point that uses it, such as _common's
 `tls_certificate`), each option of `main` is a default or required, every option has a description and a type, and every variable is prefixed with
 the role's name.
 """
@@ -47,7 +47,9 @@ def test_defaults_match_argument_spec(role):
 def test_options_are_prefixed_typed_and_described(role):
     for entry, body in _load(role / "meta" / "argument_specs.yml")["argument_specs"].items():
         for name, opt in body.get("options", {}).items():
-            assert name.startswith(role.name + "_") or name.startswith(role.name.split("_")[0] + "_"), (
+            # (the internal role _common's options keep the common_ names they had in common)
+            base = role.name.lstrip("_")
+            assert name.startswith(base + "_") or name.startswith(base.split("_")[0] + "_"), (
                 f"{role.name}:{entry}: option {name} is not prefixed with the role name"
             )
             assert opt.get("type"), f"{role.name}:{entry}: option {name} has no type"
