@@ -263,3 +263,20 @@ bad("vault", "cross", "vault_cluster_port", "8200")
 bad("vault", "cross", "vault_init_password_file", "/nonexistent/groundwork-preflight/vault-init.vault")
 bad("vault", "secret", "vault_userpass_users", [{"name": "u", "password": "short"}])
 bad("vault", "format", "vault_approles", [{"name": "bad name"}])
+
+# A string such as "a=b" passes argument_specs' `type: dict` (read as key=value pairs) and stays a
+# string: each mapping variable has a check of its own in tasks/validate.yml.
+bad("etcd", "type", "etcd_extra_settings", "a=b")
+bad("kafka", "type", "kafka_server_properties", "a=b")
+bad("kafka", "type", "kafka_topics", [{"name": "t", "partitions": 1, "replication_factor": 1, "configs": "a=b"}])
+bad("minio", "type", "minio_extra_env", "a=b")
+bad("minio", "type", "minio_policies", "a=b")
+bad("node_exporter", "type", "node_exporter_basic_auth_users", "a=b")
+bad("pgbouncer", "type", "pgbouncer_databases", "a=b")
+bad("postgresql", "type", "postgresql_parameters", "a=b")
+bad("redis", "type", "redis_config_overrides", "a=b")
+bad("redis_sentinel", "type", "redis_sentinel_config_overrides", "a=b")
+bad("vault", "type", "vault_policies", "a=b")
+bad("duckdb", "type", "duckdb_databases", ["a=b"])
+bad("timescaledb", "type", "timescaledb_continuous_aggregates",
+    [{"name": "agg", "query": "select time_bucket('1 hour', t) from x", "refresh": "a=b"}])
