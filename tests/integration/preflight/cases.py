@@ -280,3 +280,18 @@ bad("vault", "type", "vault_policies", "a=b")
 bad("duckdb", "type", "duckdb_databases", ["a=b"])
 bad("timescaledb", "type", "timescaledb_continuous_aggregates",
     [{"name": "agg", "query": "select time_bucket('1 hour', t) from x", "refresh": "a=b"}])
+
+# argument_specs' `type: list` (elements dict) takes a string such as "a=b" too and leaves it a
+# string; so do the mappings that had no mapping check: each has a check of its own.
+bad("duckdb", "type", "duckdb_databases", "a=b")
+bad("kafka", "type", "kafka_listeners", "a=b")
+bad("vault", "type", "vault_pki_roles", "a=b", also={"vault_pki_enabled": True})
+bad("vault", "type", "vault_pki_roles", "a=b")
+bad("vault", "type", "vault_kv_mounts", "a=b")
+bad("vault", "type", "vault_kv_mounts", "a=b", also={"vault_pki_enabled": True})
+bad("vault", "type", "vault_approles", "a=b")
+bad("vault", "type", "vault_userpass_users", "a=b")
+bad("vault", "type", "vault_kv_generated", "a=b")
+bad("prometheus", "type", "prometheus_queue_limits", "a=b")
+bad("common", "type", "common_sysctl", "a=b")
+bad("common", "type", "common_extra_sysctl", "a=b")
