@@ -416,10 +416,10 @@ def test_a_change_rolls_one_node_at_a_time_and_a_due_intermediate_is_renewed(hos
 @pytest.mark.phase(2)
 @pytest.mark.parametrize("extra, expected", [
     ('{"vault_seal": "kms"}', "vault_seal must be one of: shamir, static"),
-    ('{"vault_key_threshold": 9}', "vault_key_threshold between 2 and the shares"),
+    ('{"vault_key_threshold": 9}', "vault_key_threshold must be between 1 and vault_key_shares"),
     ('{"vault_seal": "static", "vault_static_seal_key": "not-a-key-7f3a"}', "vault_static_seal_key must be 32 random bytes"),
-    ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "vault_policies a mapping of lowercase names (not root"),
-    ('{"vault_kv_generated": [{"mount": "nokv", "path": "app/x", "fields": ["a"]}]}', "vault_kv_generated must be a list of {mount (one of vault_kv_mounts)"),
+    ('{"vault_policies": {"root": "path \\"*\\" {}"}}', "the names in vault_policies may not be root"),
+    ('{"vault_kv_generated": [{"mount": "nokv", "path": "app/x", "fields": ["a"]}]}', "the mount of every entry of vault_kv_generated must be one of vault_kv_mounts"),
     ('{"vault_version": "2.9.9"}', "vault_sha256 must be set for vault_version '2.9.9'"),
     ('{"vault_policies": {"app-read": "path \\"secret/*\\" { capabilities = [\\"read\\"]"}}', "vault_policies app-read do not parse"),
     ('{"vault_tls_enabled": false, "vault_listen_address": "8.8.8.8"}', "is a public address and vault_tls_enabled is false"),
