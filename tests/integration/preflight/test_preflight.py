@@ -77,7 +77,7 @@ def run(tmp, playbook, *extra):
     for host in json.loads(path.read_text())["all"]["hosts"]:
         (facts / cached.name.replace("ok-common", host)).write_text(gathered)
     proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(path), str(playbook), *extra],
-                          capture_output=True, text=True, env=env, timeout=900, check=False)
+                          capture_output=True, text=True, env=env, timeout=2400, check=False)
     try:
         return proc.returncode, json.loads(proc.stdout)
     except ValueError:
