@@ -234,7 +234,7 @@ def test_exporter_sees_the_server(host):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    ('{"redis_tls_source": "platform"}', "with platform, common's tls_certificate issues them and none of these may be set"),
+    ('{"redis_tls_source": "platform"}', "with redis_tls_source platform, _common's tls_certificate issues them and none of these may be set"),
     ('{"redis_tls_source": "vault"}', "value of redis_tls_source must be one of: files, platform, got: vault"),
 ], ids=["platform-with-contents", "unknown-source"])
 def test_bad_tls_source_stops_before_any_change(extra, expected):
