@@ -8,6 +8,13 @@
               batches (linger.ms=50, batch.size=1 MiB, a 64 MiB buffer, lz4), alternating,
               `--rounds` times; then kafka-consumer-perf-test reads the topic back. Prints each
               run and the medians (records/s, MB/s, p99 latency).
+  raw         the natural limit beside ours: a second Kafka cluster on the same three hosts, from
+              the same installed distribution with its shipped defaults (KRaft combined, PLAINTEXT,
+              no TLS, SCRAM or ACLs, none of the role's settings; ports 19092/19093, data in
+              /var/lib/kafka-raw, the role's heap size), started for the run and stopped after it.
+              Rounds alternate between the role's cluster and the raw one, same topic layout,
+              acks=1 and acks=all with batching and lz4 and with the client defaults; the medians
+              and the ratio ours/raw are printed.
   failover    a producer (org.apache.kafka.tools.VerifiableProducer, acks=all, idempotent,
               200 records/s) on lab-node1 into the benchmark topic while lab-node3's container is
               killed (`docker kill`) and started again: the longest gap between acknowledged records
@@ -63,10 +70,12 @@ def ensure_topic(servers):
                     f"--add-config retention.ms=3600000,min.insync.replicas=1")
 
 
-def producer_run(servers, records, acks, props):
-    """One kafka-producer-perf-test run; returns records/s, MB/s, p99 ms."""
+def producer_run(servers, records, acks, props, config=ADMIN):
+    """One kafka-producer-perf-test run (client settings from `config`, none for a PLAINTEXT
+    cluster); returns records/s, MB/s, p99 ms."""
+    settings = f"--command-config {config} " if config else ""
     out = dexec(NODES[0], f"{HOME}/bin/kafka-producer-perf-test.sh --bootstrap-server {servers} --topic {TOPIC} "
-                          f"--num-records {records} --record-size 100 --throughput -1 --command-config {ADMIN} "
+                          f"--num-records {records} --record-size 100 --throughput -1 {settings}"
                           f"--command-property acks={acks} {props}", timeout=900)
     # last line: "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, p50 ms 50th, p95, p99, p99.9"
     line = [x for x in out.stdout.splitlines() if "records sent" in x][-1]
@@ -105,6 +114,71 @@ def throughput(args):
           f"{statistics.median(r[1] for r in rates):.1f} MB/s")
 
 
+RAW_DIR = "/var/lib/kafka-raw"
+RAW_CONFIG = "/root/kafka-raw.properties"
+
+
+def raw_start():
+    """The raw cluster: Kafka's shipped defaults plus what a three-node KRaft cluster needs to run.
+    Returns its bootstrap servers."""
+    raw_stop()  # what a run stopped halfway left behind
+    ips = [address(n) for n in NODES]
+    voters = ",".join(f"{i + 1}@{ip}:19093" for i, ip in enumerate(ips))
+    heap = re.search(r'^KAFKA_HEAP_OPTS="([^"]*)"', dexec(NODES[0], "cat /etc/default/kafka").stdout, re.M).group(1)
+    cluster = dexec(NODES[0], f"{HOME}/bin/kafka-storage.sh random-uuid").stdout.strip()
+    for i, (node, ip) in enumerate(zip(NODES, ips)):
+        config = "\n".join([
+            "process.roles=broker,controller", f"node.id={i + 1}", f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://{ip}:19092,CONTROLLER://{ip}:19093", f"advertised.listeners=PLAINTEXT://{ip}:19092",
+            "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT", f"log.dirs={RAW_DIR}",
+            "offsets.topic.replication.factor=2"])
+        dexec(node, f"test ! -e {RAW_DIR} && printf '{config}\\n' > {RAW_CONFIG} && "
+                    f"{HOME}/bin/kafka-storage.sh format -t {cluster} -c {RAW_CONFIG} >/dev/null && "
+                    f"KAFKA_HEAP_OPTS='{heap}' nohup {HOME}/bin/kafka-server-start.sh {RAW_CONFIG} > /root/kafka-raw.log 2>&1 &")
+    servers = ",".join(f"{ip}:19092" for ip in ips)
+    until = time.time() + 180
+    while time.time() < until:
+        if dexec(NODES[0], f"{HOME}/bin/kafka-topics.sh --bootstrap-server {servers} --create --if-not-exists --topic {TOPIC} "
+                           f"--partitions 6 --replication-factor 2 --config min.insync.replicas=1", check=False).returncode == 0:
+            return servers
+        time.sleep(5)
+    raw_stop()
+    sys.exit("the raw cluster did not come up in 180 s (see /root/kafka-raw.log on the nodes)")
+
+
+def raw_stop():
+    """Stop the raw cluster and remove what raw_start made (its own scratch directory only)."""
+    for node in NODES:
+        dexec(node, f"pkill -f 'kafka.Kafka {RAW_CONFIG}'; sleep 5; pkill -9 -f 'kafka.Kafka {RAW_CONFIG}'; "
+                    f"rm -rf {RAW_DIR} {RAW_CONFIG}", check=False)
+
+
+def raw(args):
+    ours = bootstrap()
+    ensure_topic(ours)
+    servers = raw_start()
+    try:
+        cases = [(acks, name, props) for acks in ("1", "all") for name, props in (("client defaults", ""), ("batched+lz4", TUNED))]
+        results = {(c, a, n): [] for c in ("ours", "raw") for a, n, _ in cases}
+        for r in range(args.rounds):
+            for acks, name, props in cases:
+                for cluster, target, config in (("ours", ours, ADMIN), ("raw", servers, None)):
+                    rps, mbs, p99, line = producer_run(target, args.records, acks, props, config)
+                    results[(cluster, acks, name)].append((rps, p99))
+                    print(f"round {r + 1} {cluster:4} acks={acks:3} {name:15} {line}", flush=True)
+    finally:
+        raw_stop()
+    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes, alternating (6 partitions, RF 2, "
+          "min.insync.replicas 1); ours: TLS + SCRAM + ACLs and the role's settings; raw: the shipped defaults, PLAINTEXT")
+    print("| acks | producer settings | ours records/s (p99 ms) | raw records/s (p99 ms) | ours / raw |\n|---|---|---|---|---|")
+    for acks, name, _ in cases:
+        o, w = results[("ours", acks, name)], results[("raw", acks, name)]
+        mo, mw = statistics.median(x[0] for x in o), statistics.median(x[0] for x in w)
+        print(f"| {acks} | {name} | {mo:,.0f} ({statistics.median(x[1] for x in o):,.0f}) | {mw:,.0f} "
+              f"({statistics.median(x[1] for x in w):,.0f}) | {mo / mw:.2f} |")
+
+
 def record_delays(events):
     """VerifiableProducer's events -> (longest gap between acknowledged records, longest delay of
     one record). The producer sends record i about i/throughput after its start (it is throttled to
@@ -139,9 +213,13 @@ def failover(args):
         led = len(re.findall(r"Leader: 3\b", leaders))
         count = args.rate * args.seconds
         log = f"/root/failover-{r}.jsonl"
+        # the admin client settings, plus the client settings under test (--props)
+        config = "/root/failover-client.properties"
+        extra = "\\n".join(args.props.split())
+        dexec(NODES[0], f"(cat {ADMIN}; printf '{extra}\\n') > {config}; chmod 600 {config}")
         dexec(NODES[0], f"nohup timeout {args.seconds + 120} {HOME}/bin/kafka-run-class.sh org.apache.kafka.tools.VerifiableProducer "
                         f"--bootstrap-server {servers} --topic {TOPIC} --max-messages {count} --throughput {args.rate} --acks -1 "
-                        f"--command-config {ADMIN} > {log} 2>/dev/null &")
+                        f"--command-config {config} > {log} 2>/dev/null &")
         time.sleep(args.seconds / 3)
         killed = time.time()
         sh("docker", "kill", victim)
@@ -170,24 +248,30 @@ def failover(args):
                 break
             time.sleep(5)
         time.sleep(args.settle)
-    print(f"\nmedians over {args.rounds} rounds ({victim} killed and down {args.down} s each): longest gap between "
+    print(f"\nmedians over {args.rounds} rounds ({victim} killed and down {args.down} s each, client settings: "
+          f"{args.props or 'defaults'}): longest gap between "
           f"acknowledged records {statistics.median(g for g, _ in gaps):.2f} s, longest delay of one record "
           f"{statistics.median(d for _, d in gaps):.2f} s")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["throughput", "failover"])
+    parser.add_argument("what", choices=["throughput", "raw", "failover"])
     parser.add_argument("--records", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=int, default=200, help="failover: records/s of the producer")
     parser.add_argument("--seconds", type=int, default=60, help="failover: how long the producer runs")
     parser.add_argument("--down", type=int, default=20, help="failover: seconds the node stays down")
     parser.add_argument("--settle", type=int, default=10)
+    parser.add_argument("--props", default="", help="failover: client settings for the producer, e.g. 'request.timeout.ms=5000'")
+    parser.add_argument("--nodes", default=",".join(NODES),
+                        help="the three Kafka containers (default the lab's; the kafka scenario's kept hosts work too)")
     args = parser.parse_args()
+    global NODES
+    NODES = tuple(args.nodes.split(","))
     if sh("docker", "inspect", NODES[0], check=False).returncode != 0:
         sys.exit("no lab: run `make lab` first")
-    {"throughput": throughput, "failover": failover}[args.what](args)
+    {"throughput": throughput, "raw": raw, "failover": failover}[args.what](args)
 
 
 if __name__ == "__main__":

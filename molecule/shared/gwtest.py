@@ -109,6 +109,20 @@ def playbook(path, *extra, limit=None, timeout=900):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def failures(res):
+    """A failed playbook run's error lines (the task before each `fatal:`/`failed:` line, the line and
+    what follows it up to the next blank line) and its recap: for an assertion's message, where the
+    output's tail alone would show only the handlers and the recap."""
+    out = (res.stdout + res.stderr).splitlines()
+    picked = []
+    for i, line in enumerate(out):
+        if line.startswith(("fatal:", "failed:")) or "[ERROR]" in line:
+            task = next((out[j] for j in range(i, -1, -1) if out[j].startswith("TASK [")), "")
+            end = next((j for j in range(i, len(out)) if not out[j].strip()), len(out))
+            picked += [task, *out[i:min(end, i + 20)]]
+    return "\n".join(picked + [(res.stdout.split("PLAY RECAP")[-1])[-1500:]])
+
+
 def recap(stdout):
     """The PLAY RECAP of a playbook's output: {host: {"ok": n, "changed": n, "failed": n, ...}}."""
     return {host: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}

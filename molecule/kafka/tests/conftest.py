@@ -16,6 +16,9 @@ from gwtest import pytest_collection_modifyitems, pytest_configure, secret, wait
 
 NODES = ("kafka-1", "kafka-2", "kafka-3")
 HOME = "/opt/kafka/current"
+# the tools as a client JVM (C1 only, serial GC), as the role runs them (kafka_tools_jvm_opts):
+# a console tool starts in about half the time of kafka-run-class.sh's server defaults
+TOOL = f'KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" {HOME}/bin'
 TOPICS = {"camera-events": 3, "vehicle-detections": 3, "alerts": 1}
 
 
@@ -50,16 +53,24 @@ class Client:
     def produce(self, topic, lines):
         payload = "\\n".join(lines)
         return self.host.run(
-            f"printf '{payload}\\n' | {HOME}/bin/kafka-console-producer.sh --bootstrap-server {self.bootstrap} "
+            f"printf '{payload}\\n' | {TOOL}/kafka-console-producer.sh --bootstrap-server {self.bootstrap} "
             f"--command-config {self.config} --topic {topic}")
 
     def consume(self, topic, count, group, timeout_ms=30000):
         return self.host.run(
-            f"{HOME}/bin/kafka-console-consumer.sh --bootstrap-server {self.bootstrap} --command-config {self.config} "
+            f"{TOOL}/kafka-console-consumer.sh --bootstrap-server {self.bootstrap} --command-config {self.config} "
             f"--topic {topic} --group {group} --from-beginning --max-messages {count} --timeout-ms {timeout_ms}")
 
+    def records(self, topic):
+        """How many records the topic holds: the sum of its partitions' end offsets (nothing was
+        deleted, and no transactional producer writes to the scenario's topics)."""
+        out = self.host.run(f"{TOOL}/kafka-run-class.sh org.apache.kafka.tools.GetOffsetShell --bootstrap-server {self.bootstrap} "
+                            f"--command-config {self.config} --topic {topic}")
+        assert out.rc == 0, out.stderr[-2000:]
+        return sum(int(line.rsplit(":", 1)[1]) for line in out.stdout.split())
+
     def topics(self, *args):
-        return self.host.run(f"{HOME}/bin/kafka-topics.sh --bootstrap-server {self.bootstrap} "
+        return self.host.run(f"{TOOL}/kafka-topics.sh --bootstrap-server {self.bootstrap} "
                              f"--command-config {self.config} " + " ".join(args))
 
 

@@ -7,8 +7,8 @@ import time
 import uuid
 
 import pytest
-from conftest import HOME, NODES, TOPICS, Client
-from gwtest import playbook, secret, started, wait_for
+from conftest import NODES, TOOL, TOPICS, Client, address, host_of
+from gwtest import failures, playbook, secret, started, wait_for
 
 SCENARIO = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 ROLLING = SCENARIO.parents[1] / "playbooks" / "kafka_rolling_restart.yml"
@@ -106,7 +106,7 @@ def test_the_lag_exporter_reports_a_groups_lag(hosts, addresses, app):
 
 
 def test_every_node_is_a_voter_of_the_quorum(admin):
-    out = admin.host.run(f"{HOME}/bin/kafka-metadata-quorum.sh --bootstrap-server {admin.bootstrap} "
+    out = admin.host.run(f"{TOOL}/kafka-metadata-quorum.sh --bootstrap-server {admin.bootstrap} "
                          f"--command-config {admin.config} describe --status")
     assert out.rc == 0, out.stderr
     voters = re.search(r"CurrentVoters:\s*(.*)", out.stdout).group(1)
@@ -141,15 +141,17 @@ def test_storage_is_never_reformatted_and_a_rerun_after_a_kill_changes_nothing(h
 @pytest.mark.phase(2)
 @pytest.mark.parametrize("extra, expected", [
     (['{"kafka_client_listener": "NOPE"}'], "kafka_client_listener is 'NOPE'"),
-    (['{"kafka_topics": [{"name": "alerts", "partitions": 1, "replication_factor": 4}]}'], "kafka_topics[0] ('alerts')"),
-    (['{"kafka_topics": [{"name": "alerts", "partitions": 1, "replication_factor": 2, "configs": {"retention.ms": -5}}]}'],
-     "kafka_topics[0] ('alerts')"),
+    # two bad entries in one run: every entry's error is named
+    (['{"kafka_topics": [{"name": "alerts", "partitions": 1, "replication_factor": 4}, '
+      '{"name": "vehicle-detections", "partitions": 3, "replication_factor": 2, "configs": {"retention.ms": -5}}]}'],
+     ["kafka_topics[0] ('alerts') replication_factor must be at most the number of brokers (3), got 4",
+      "kafka_topics[1] ('vehicle-detections') configs['retention.ms'] must be -1 (unlimited) or more, got -5"]),
     # both refused by the plan against the running cluster, in one run: every error is named
     (['{"kafka_topics": [{"name": "camera-events", "partitions": 1, "replication_factor": 2}, '
       '{"name": "alerts", "state": "absent"}]}'],
      ["partitions 1 is below the topic's current 3",
       "kafka_topics[1] ('alerts'): the topic is declared absent, but it exists"]),
-], ids=["unknown-listener", "rf-above-brokers", "negative-retention", "partition-decrease-and-absent"])
+], ids=["unknown-listener", "rf-above-brokers-and-negative-retention", "partition-decrease-and-absent"])
 def test_bad_input_stops_before_any_change(hosts, extra, expected):
     before = {n: _started(h) for n, h in hosts.items()}
     res = playbook(SCENARIO / "converge.yml", "--tags", "kafka", "-e", *extra)
@@ -163,19 +165,21 @@ def test_bad_input_stops_before_any_change(hosts, extra, expected):
     assert secret("kafka_admin_password") not in out
 
 
-# --- phase 1: losing a broker; phases 3-4: the rolling restart ---------------------------
+# --- phase 1: losing a broker; phase 4: the rolling restart playbook's gate ---------------
 
 def _producer(client, topic, count, tag):
     """Start a background producer of `count` numbered records (acks=all, idempotent)."""
     client.host.run(
-        f"nohup sh -c 'seq 1 {count} | sed s/^/{tag}-/ | {HOME}/bin/kafka-console-producer.sh "
+        f"nohup sh -c 'seq 1 {count} | sed s/^/{tag}-/ | {TOOL}/kafka-console-producer.sh "
         f"--bootstrap-server {client.bootstrap} --command-config {client.config} --topic {topic} "
         f"--command-property delivery.timeout.ms=120000 --command-property retries=2147483647 "
         f"> /root/{tag}.out 2> /root/{tag}.err; echo $? > /root/{tag}.rc' >/dev/null 2>&1 &")
 
 
-def _consumed(client, topic, tag, count):
-    out = client.consume(topic, 1_000_000, f"app-check-{tag}-{uuid.uuid4().hex[:6]}", timeout_ms=20000)
+def _consumed(client, topic, tag):
+    """The records of `tag` read back by a new consumer group: it reads every record the topic holds
+    (the sum of its end offsets) and stops there, or after a minute without a record."""
+    out = client.consume(topic, client.records(topic), f"app-check-{tag}-{uuid.uuid4().hex[:6]}", timeout_ms=60000)
     return {line for line in out.stdout.splitlines() if line.startswith(tag + "-")}
 
 
@@ -188,21 +192,8 @@ def test_a_killed_broker_loses_no_acknowledged_message(hosts, app):
     wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
     assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0", hosts["kafka-1"].file(f"/root/{tag}.err").content_string[-2000:]
     wait_for(lambda: hosts["kafka-3"].service("kafka").is_running, 120, what="systemd to restart kafka-3")
-    got = _consumed(app["kafka-2"], "camera-events", tag, 20000)
+    got = _consumed(app["kafka-2"], "camera-events", tag)
     assert len(got) == 20000
-
-
-@pytest.mark.phase(3)
-def test_rolling_restart_with_a_producer_running_loses_nothing(hosts, app):
-    tag = "roll" + uuid.uuid4().hex[:6]
-    before = {n: _started(h) for n, h in hosts.items()}
-    _producer(app["kafka-1"], "vehicle-detections", 20000, tag)
-    res = playbook(ROLLING)
-    assert res.returncode == 0, res.stdout[-3000:]
-    assert all(_started(h) != before[n] for n, h in hosts.items())
-    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
-    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0"
-    assert len(_consumed(app["kafka-2"], "vehicle-detections", tag, 20000)) == 20000
 
 
 @pytest.mark.phase(4)
@@ -215,3 +206,58 @@ def test_rolling_restart_stops_when_a_gate_fails(hosts):
         assert {n: _started(hosts[n]) for n in before} == before
     finally:
         hosts["kafka-3"].run("systemctl start kafka")
+
+
+# --- phase 3: a broker added to the running cluster, through the gated rolling restart -------
+
+def _restart_order(out):
+    """The hosts in the order the gated restart restarted them, each with whether its gate after the
+    restart passed before the next restart began."""
+    steps = re.findall(r"TASK \[groundwork\.platform\.kafka : (Restart Kafka on|Check the cluster after restarting) (kafka-\d)\]", out)
+    order = [h for what, h in steps if what == "Restart Kafka on"]
+    gated = all(steps[k + 1] == ("Check the cluster after restarting", h)
+                for k, (what, h) in enumerate(steps) if what == "Restart Kafka on")
+    return order, gated
+
+
+@pytest.mark.phase(3)
+def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(hosts, addresses, app):
+    """kafka-4 joins as a broker (grow.yml). The three others' super.users gain its certificate's
+    name, so the role restarts them one at a time, each gated, while a producer (acks=all,
+    idempotent) writes: nothing acknowledged is lost, and a rerun changes nothing."""
+    new = host_of("kafka-4")
+    before = {n: _started(h) for n, h in hosts.items()}
+    tag = "grow" + uuid.uuid4().hex[:6]
+    _producer(app["kafka-1"], "vehicle-detections", 20000, tag)
+    res = playbook(SCENARIO / "grow.yml")
+    assert res.returncode == 0, failures(res)
+    order, gated = _restart_order(res.stdout)
+    assert sorted(order) == list(NODES) and gated, res.stdout[-3000:]
+    assert all(_started(h) != before[n] for n, h in hosts.items())
+    assert new.service("kafka").is_running
+    # formatted as a broker of the running cluster: its cluster id, no controller role
+    cluster = hosts["kafka-1"].file("/var/lib/kafka/data/meta.properties").content_string
+    assert re.search(r"^cluster\.id=(\S+)", new.file("/var/lib/kafka/data/meta.properties").content_string, re.M).group(1) \
+        == re.search(r"^cluster\.id=(\S+)", cluster, re.M).group(1)
+    assert "\nprocess.roles=broker\n" in new.file("/etc/kafka/server.properties").content_string
+    # nothing acknowledged was lost
+    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
+    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0", hosts["kafka-1"].file(f"/root/{tag}.err").content_string[-2000:]
+    assert len(_consumed(app["kafka-2"], "vehicle-detections", tag)) == 20000
+    # the cluster knows the new broker and its rack, and it serves clients: a record produced
+    # through it is read back through it
+    admin = Client(hosts["kafka-1"], "kafka-admin", secret("kafka_admin_password"), f"{addresses['kafka-1']}:9092")
+    brokers = admin.host.run(f"{TOOL}/kafka-run-class.sh org.apache.kafka.tools.BrokerApiVersionsCommand "
+                             f"--bootstrap-server {admin.bootstrap} --command-config {admin.config}")
+    assert brokers.rc == 0, brokers.stderr[-2000:]
+    assert re.search(r"\(id: 4 rack: rack-a", brokers.stdout), brokers.stdout[-2000:]
+    client = Client(new, "app", secret("kafka_app_password"), f"{address(new)}:9092")
+    marker = uuid.uuid4().hex
+    assert client.produce("alerts", [f"grown-{marker}"]).rc == 0
+    got = client.consume("alerts", client.records("alerts"), f"app-grown-{marker}", timeout_ms=60000)
+    assert f"grown-{marker}" in got.stdout, got.stderr[-2000:]
+    # a rerun changes nothing on any of the four
+    res = playbook(SCENARIO / "grow.yml")
+    assert res.returncode == 0, failures(res)
+    for n in (*NODES, "kafka-4"):
+        assert re.search(rf"{n}\s*:.*changed=0", res.stdout), res.stdout[-2000:]
