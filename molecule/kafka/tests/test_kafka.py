@@ -113,13 +113,16 @@ def test_every_node_is_a_voter_of_the_quorum(admin):
     assert all(f'"id": {i}' in voters or f'"id":{i}' in voters for i in (1, 2, 3)), voters
 
 
-# --- phase 2: storage safety, a rerun after a broker was killed, bad input ---------------
+# --- phase 2: storage safety, bad input -----------------------------------------------------
+# (a rerun after a broker was killed and came back, phase 1, changes nothing: the rerun of phase 3)
 
 @pytest.mark.phase(2)
-def test_storage_is_never_reformatted_and_a_rerun_after_a_kill_changes_nothing(hosts):
+def test_storage_with_data_but_no_marker_is_never_formatted(hosts):
     h = hosts["kafka-2"]
-    meta = "/var/lib/kafka/data/meta.properties"
-    before = h.file(meta).content_string
+    data = "/var/lib/kafka/data"
+    meta = f"{data}/meta.properties"
+    listing = f"find {data} -path '*/meta.properties' -prune -o -type f -printf '%P\\n' | sort"
+    held = h.run(listing).stdout
     h.run(f"mv {meta} /root/meta.properties.bak")
     try:
         res = playbook(SCENARIO / "converge.yml", "--tags", "kafka")
@@ -127,15 +130,10 @@ def test_storage_is_never_reformatted_and_a_rerun_after_a_kill_changes_nothing(h
         assert res.returncode != 0
         assert "has no meta.properties but is not empty" in " ".join(out.split())
         assert not h.file(meta).exists
+        # no file of the directory was removed (the running broker may add segments)
+        assert set(held.split()) <= set(h.run(listing).stdout.split())
     finally:
         h.run(f"mv /root/meta.properties.bak {meta}")
-    # the whole converge again, after kafka-3 was killed and came back (phase 1) and the marker
-    # was restored: nothing changes anywhere
-    res = playbook(SCENARIO / "converge.yml")
-    assert res.returncode == 0, res.stdout[-3000:]
-    assert h.file(meta).content_string == before
-    for n in NODES:
-        assert re.search(rf"{n}\s*:.*changed=0", res.stdout), res.stdout[-2000:]
 
 
 @pytest.mark.phase(2)
@@ -224,7 +222,8 @@ def _restart_order(out):
 def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(hosts, addresses, app):
     """kafka-4 joins as a broker (grow.yml). The three others' super.users gain its certificate's
     name, so the role restarts them one at a time, each gated, while a producer (acks=all,
-    idempotent) writes: nothing acknowledged is lost, and a rerun changes nothing."""
+    idempotent) writes: nothing acknowledged is lost. A rerun changes nothing (it is also the
+    rerun after the broker killed in phase 1 came back)."""
     new = host_of("kafka-4")
     before = {n: _started(h) for n, h in hosts.items()}
     tag = "grow" + uuid.uuid4().hex[:6]
