@@ -93,7 +93,8 @@ def timeline(data, path):
 def outcomes(data):
     """Each event's per-tier outcome, computed again from the samples (the same function as the drill)."""
     for e in data["events"]:
-        e["tiers"] = {n: outcome(t["samples"], t["errors"], e["t0"], e["t_whole"]) for n, t in data["tiers"].items()}
+        e["tiers"] = {n: outcome(t["samples"], t["errors"], e["t0"], e["t_repair"]) for n, t in data["tiers"].items()}
+        e["tiers_repair"] = {n: outcome(t["samples"], t["errors"], e["t_repair"], e["t_whole"]) for n, t in data["tiers"].items()}
 
 
 def recovery(data, path):
@@ -129,8 +130,11 @@ def alert_name(a):
     return f"{labels['alertname']} {extra}".strip()
 
 
-def cell(o):
-    return f"**{o['stall_s']:.1f} s**, {o['failed']}/{o['ops']} failed, longest op {o['max_latency_s']:.1f} s"
+def cell(o, after=None):
+    text = f"**{o['stall_s']:.1f} s**, {o['failed']}/{o['ops']} failed, longest op {o['max_latency_s']:.1f} s"
+    if after and (after["failed"] or after["max_latency_s"] > 1.0):
+        text += f"; after the repair {after['failed']}/{after['ops']} failed, longest op {after['max_latency_s']:.1f} s"
+    return text
 
 
 def markdown(data, baseline, source):
@@ -154,16 +158,19 @@ def markdown(data, baseline, source):
             "share of operations that succeeded in each 10 s; shaded: from a break until its repair, dotted: the platform "
             "whole again. The bottom panel shows the alerts Prometheus had firing (red critical, orange warning).", "",
             "## Recoveries per event", "",
-            "Per tier, of the operations started between the event and the platform being whole again: in bold the "
-            "longest time without a successful operation, from the event on (the time until writes succeed again "
-            "where they stopped; about 0.1-0.5 s, the load's own interval, where nothing stopped), then the failed "
-            "operations and the longest single operation (an operation that hangs instead of failing shows here).", "",
+            "Per tier, of the operations started between the event and its repair (the host started again, the "
+            "cut host let through again; a killed process is started again by systemd): in bold the longest time "
+            "without a successful operation from the event on (the time until writes succeed again where they "
+            "stopped; about 0.1-0.5 s, the load's own interval, where nothing stopped), then the failed operations "
+            "and the longest single operation (an operation that hangs instead of failing shows there). After the "
+            "semicolon, where any: the same from the repair until the platform was whole again (a restarted host "
+            "boots every service on the same two CPUs).", "",
             "| # | event | host | " + " | ".join(tiers) + " | whole again after | rejoined as |",
             "|---|---|---|" + "---|" * len(tiers) + "---|---|"]
     for i, e in enumerate(data["events"]):
         rejoin = ", ".join(f"{k}: {v}" for k, v in e["rejoin"].items())
         whole = f"{e['t_whole'] - e['t0']:.0f} s" if e["whole"] else f"NOT WHOLE ({e['not_whole']})"
-        out.append(f"| {i + 1} | {e['what']} | {e.get('host', '')} | " + " | ".join(cell(e["tiers"][n]) for n in tiers)
+        out.append(f"| {i + 1} | {e['what']} | {e.get('host', '')} | " + " | ".join(cell(e["tiers"][n], e["tiers_repair"][n]) for n in tiers)
                    + f" | {whole} | {rejoin} |")
     out += ["", "![recovery](report/recovery.png)", ""]
     kills = [e for e in data["events"] if e["name"].startswith("kill_lab-node")]
@@ -202,7 +209,8 @@ def markdown(data, baseline, source):
                 continue
             for n in tiers:
                 if n in e["tiers"]:
-                    out.append(f"| {e['name']} | {n} | {cell(e['tiers'][n])} | {cell(after[e['name']]['tiers'][n])} |")
+                    out.append(f"| {e['name']} | {n} | {cell(e['tiers'][n], e['tiers_repair'][n])} | "
+                               f"{cell(after[e['name']]['tiers'][n], after[e['name']]['tiers_repair'][n])} |")
         both = [e["name"] for e in baseline["events"] if e["name"] in after and e["name"].startswith("kill_lab-node")]
         if both:
             out += ["", "Host losses, medians before:", ""] + [summary([e for e in baseline["events"] if e["name"] in both], n)
