@@ -104,13 +104,14 @@ def psql(host, sql):
 
 
 def cut(host, action, comment="groundwork-alert-drill"):
-    """Every packet to and from a lab host dropped (action -I) or let through again (-D) on this
-    machine's bridge (the lab network's traffic passes DOCKER-USER): a lost host, which answers
-    nothing at all, while its container and its address stay as they are."""
+    """Every packet to and from a lab host dropped (action -I) or let through again (-D): between
+    lab hosts on this machine's bridge (the lab network's traffic passes DOCKER-USER), and between
+    the host and this machine (INPUT, OUTPUT: a client here is cut off too). A lost host, which
+    answers nothing at all, while its container and its address stay as they are."""
     ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
                         capture_output=True, text=True, check=True).stdout.strip()
-    for side in ("-s", "-d"):
-        subprocess.run(["iptables", action, "DOCKER-USER", side, ip, "-m", "comment", "--comment", comment, "-j", "DROP"], check=True)
+    for chain, side in (("DOCKER-USER", "-s"), ("DOCKER-USER", "-d"), ("INPUT", "-s"), ("OUTPUT", "-d")):
+        subprocess.run(["iptables", action, chain, side, ip, "-m", "comment", "--comment", comment, "-j", "DROP"], check=True)
 
 
 class Drill:

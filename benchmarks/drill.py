@@ -529,6 +529,15 @@ def kill_host(node):
             lambda ctx: (docker("kill", node), node)[1], lambda ctx, host: docker("start", host))
 
 
+def kill_leader_host():
+    def brk(ctx):
+        host = pg_leader()
+        docker("kill", host)
+        return host
+    return ("kill_pg_leader_host", "`docker kill` of the PostgreSQL leader's host, `docker start` after the tiers recovered",
+            brk, lambda ctx, host: docker("start", host))
+
+
 def kill_unit(name, unit, pick, what):
     def brk(ctx):
         host = pick(ctx)
@@ -569,9 +578,11 @@ EVENTS = [kill_host(n) for n in NODES] + [
     kill_unit("kill_haproxy", "haproxy", lambda ctx: LB, "haproxy on lab-lb1"),
     kill_unit("kill_kafka", "kafka", lambda ctx: "lab-node2", "kafka on lab-node2"),
     kill_unit("kill_minio", "minio", lambda ctx: "lab-node3", "minio on lab-node3"),
-    ("cut_pg_leader", "the PostgreSQL leader's host cut off the network for 30 s (every packet dropped on the bridge)",
+    ("cut_pg_leader", "the PostgreSQL leader's host cut off for 30 s (every packet to and from it dropped, the clients' too)",
      cut_leader, lambda ctx, host: None),
 ]
+# not in the default run: asked for by name, as often as wanted (--events kill_pg_leader_host kill_pg_leader_host ...)
+EXTRA_EVENTS = [kill_leader_host()]
 
 
 def outcome(samples, errors, t0, t1):
@@ -607,7 +618,15 @@ def run_event(ctx, tiers, event, hold, settle):
         raise RuntimeError(f"the platform is not whole before {name}: {missing}")
     time.sleep(settle)
     rel = lambda: round(time.time() - ctx["t0"], 2)  # noqa: E731
-    record = {"name": name, "what": what, "t0": rel()}
+    record = {"name": name, "what": what}
+    try:
+        record["before"] = {"pg_leader": pg_leader(), "redis_primary": redis_primary(ctx),
+                            # when etcd's leader goes with the PostgreSQL leader, the new etcd leader renews
+                            # every lease: the leader key outlives the loss by a full ttl
+                            "etcd_leader": [r["metric"]["instance"] for r in lab.query("etcd_server_is_leader == 1")]}
+    except Exception as exc:  # pylint: disable=broad-except
+        record["before"] = {"error": str(exc)}
+    record["t0"] = rel()
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {what}", flush=True)
     try:
         host = brk(ctx)
@@ -694,7 +713,8 @@ def lab_settings():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", nargs="*", help="event names (default: all, in order)")
+    parser.add_argument("--events", nargs="*", help="event names, in the order given, a name may repeat "
+                        "(default: every event of --list but kill_pg_leader_host, in order)")
     parser.add_argument("--tiers", nargs="*", default=list(TIERS), help="tiers to load (default: all)")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--hold", type=float, default=40, help="seconds each break lasts at least (default 40)")
@@ -703,8 +723,12 @@ def main():
     parser.add_argument("--out", default="drill", help="name of the result under build/benchmarks/")
     args = parser.parse_args()
     if args.list:
-        return print("\n".join(f"{e[0]}: {e[1]}" for e in EVENTS))
-    events = [e for e in EVENTS if not args.events or e[0] in args.events]
+        return print("\n".join(f"{e[0]}: {e[1]}" for e in EVENTS + EXTRA_EVENTS))
+    by_name = {e[0]: e for e in EVENTS + EXTRA_EVENTS}
+    unknown = [n for n in args.events or [] if n not in by_name]
+    if unknown:
+        sys.exit(f"unknown events {unknown}; --list shows them")
+    events = [by_name[n] for n in args.events] if args.events else EVENTS
     if subprocess.run(["docker", "inspect", NODES[0]], capture_output=True, check=False).returncode != 0:
         sys.exit("no lab: run `make lab` first")
     addrs = {h: address(h) for h in NODES + (LB, lab.MON)}
