@@ -85,8 +85,9 @@ def timeline(data, path):
     mark_events(ax, data["events"])
     ax.set_xlabel("minutes since the drill started (shaded: a break until its repair; dotted: platform whole again; "
                   "red x: a failed operation)", fontsize=8)
-    fig.suptitle(f"Drill {data['run']}: latency of each operation, availability per 10 s, events and alerts", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"Drill {data['run']}: latency of each operation, availability per 10 s, events (numbered) and alerts",
+                 fontsize=10, y=0.998)
+    fig.tight_layout(rect=(0, 0, 1, 0.99))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
