@@ -47,6 +47,7 @@ import time
 
 import alert_drill as lab
 import postgresql_bench
+import site_rerun as site_rerun_bench
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CA = str(lab.SECRETS / "ca" / "ca.crt")
@@ -672,25 +673,9 @@ def bounded(fn, timeout):
 
 
 def site_rerun():
-    env = dict(os.environ, PATH=f"{ROOT}/.venv/bin:{os.environ['PATH']}", ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/build/collections",
-               ANSIBLE_CONFIG=f"{ROOT}/ansible.cfg", ANSIBLE_FORCE_COLOR="false")
-    strategy = subprocess.run([f"{ROOT}/.venv/bin/python", "-c", "import ansible_mitogen, os; "
-                               "print(os.path.join(os.path.dirname(ansible_mitogen.__file__), 'plugins', 'strategy'))"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    env.update(ANSIBLE_STRATEGY_PLUGINS=strategy, ANSIBLE_STRATEGY="mitogen_linear")
-    t = time.time()
-    done = subprocess.run([f"{ROOT}/.venv/bin/ansible-playbook", "-i", "inventories/lab", "playbooks/site.yml"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800, check=False)
-    recap = {m.group(1): {"changed": int(m.group(2)), "failed": int(m.group(3))}
-             for m in re.finditer(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", done.stdout, re.M)}
-    changed, task = [], ""
-    for line in done.stdout.splitlines():
-        if line.startswith("TASK ["):
-            task = line[6:].split("]")[0]
-        elif line.startswith("changed: ["):
-            changed.append(f"{line[10:].split(']')[0]}: {task}")
-    return {"rc": done.returncode, "seconds": round(time.time() - t), "hosts": recap, "changed_tasks": changed,
-            "changed_total": sum(h["changed"] for h in recap.values()), "tail": done.stdout[-1500:] if done.returncode else ""}
+    """site.yml on the lab under Mitogen, as `make lab` runs it (benchmarks/site_rerun.py)."""
+    run = site_rerun_bench.one_run("mitogen_linear", exit_on_failure=False)
+    return dict(run, changed_total=run["totals"]["changed"])
 
 
 def lab_settings():
