@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine images mirror mirror-serve lab lab-down test lint sanity unit molecule build-collection
+.PHONY: help venv engine images mirror mirror-serve lab lab-down test lint sanity unit molecule build-collection bench-deps drill report
 
 help:
 	@echo "make lab       set up everything and bring up the whole platform on local test hosts"
@@ -15,6 +15,8 @@ help:
 	@echo "make test      lint, sanity, unit, mirror smoke and molecule tests (what CI runs)"
 	@echo "make mirror    build the artifact mirror (no-op when current)"
 	@echo "make molecule SCENARIO=name   run one molecule scenario"
+	@echo "make drill     the chaos drill on the running lab (DRILL_ARGS='--events ... --rerun'); build/benchmarks/drill.json"
+	@echo "make report    docs/platform-report.md and its plots from the drill's results"
 
 venv:
 	@bash scripts/venv.sh
@@ -37,6 +39,17 @@ lab: venv images mirror-serve
 
 lab-down: venv
 	@bash scripts/lab.sh down
+
+# the benchmark scripts' own packages (matplotlib, the MinIO and Kafka clients) in the project's venv
+bench-deps: venv
+	@.venv/bin/pip install -q -r benchmarks/requirements.txt
+
+# on the running lab (make lab): bounded load on every tier while hosts, processes and the network break
+drill: bench-deps
+	@.venv/bin/python benchmarks/drill.py $(DRILL_ARGS)
+
+report: bench-deps
+	@.venv/bin/python benchmarks/report.py $(REPORT_ARGS)
 
 test: venv images
 	@bash scripts/test.sh $(STAGES)

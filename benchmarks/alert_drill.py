@@ -103,6 +103,17 @@ def psql(host, sql):
     return dx(host, f"cd /tmp && runuser -u postgres -- psql -X -At -c {shlex.quote(sql)}")
 
 
+def cut(host, action, comment="groundwork-alert-drill"):
+    """Every packet to and from a lab host dropped (action -I) or let through again (-D): between
+    lab hosts on this machine's bridge (the lab network's traffic passes DOCKER-USER), and between
+    the host and this machine (INPUT, OUTPUT: a client here is cut off too). A lost host, which
+    answers nothing at all, while its container and its address stay as they are."""
+    ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    for chain, side in (("DOCKER-USER", "-s"), ("DOCKER-USER", "-d"), ("INPUT", "-s"), ("OUTPUT", "-d")):
+        subprocess.run(["iptables", action, chain, side, ip, "-m", "comment", "--comment", comment, "-j", "DROP"], check=True)
+
+
 class Drill:
     def __init__(self, name, family, what, expect, brk, repair, timeout=180, during=None):
         self.name, self.family, self.what = name, family, what
@@ -138,15 +149,9 @@ def drills():
     standby_vault = lambda: first_instance('vault_core_active == 0')
 
     def cut_host(action):
-        # every packet to and from the host dropped on this machine's bridge (the lab network's
-        # traffic passes DOCKER-USER): a lost host, which answers nothing at all
         def act(ctx):
             ctx["host"] = "lab-lb1"
-            ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "lab-lb1"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-            for side in ("-s", "-d"):
-                subprocess.run(["iptables", action, "DOCKER-USER", side, ip, "-m", "comment", "--comment", "groundwork-alert-drill",
-                                "-j", "DROP"], check=True)
+            cut("lab-lb1", action)
         return act
 
     def pause_host(ctx):
