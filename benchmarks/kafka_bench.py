@@ -150,7 +150,8 @@ def raw_start():
 def raw_stop():
     """Stop the raw cluster and remove what raw_start made (its own scratch directory only)."""
     for node in NODES:
-        dexec(node, f"pkill -f 'kafka.Kafka {RAW_CONFIG}'; sleep 5; pkill -9 -f 'kafka.Kafka {RAW_CONFIG}'; "
+        # [k]: the pattern must not match the shell that runs pkill (its command line holds it too)
+        dexec(node, f"pkill -f '[k]afka.Kafka {RAW_CONFIG}'; sleep 5; pkill -9 -f '[k]afka.Kafka {RAW_CONFIG}'; "
                     f"rm -rf {RAW_DIR} {RAW_CONFIG}", check=False)
 
 
@@ -255,6 +256,7 @@ def failover(args):
 
 
 def main():
+    global NODES  # pylint: disable=global-statement (--nodes: which containers the functions above use)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["throughput", "raw", "failover"])
     parser.add_argument("--records", type=int, default=2_000_000)
@@ -267,7 +269,6 @@ def main():
     parser.add_argument("--nodes", default=",".join(NODES),
                         help="the three Kafka containers (default the lab's; the kafka scenario's kept hosts work too)")
     args = parser.parse_args()
-    global NODES
     NODES = tuple(args.nodes.split(","))
     if sh("docker", "inspect", NODES[0], check=False).returncode != 0:
         sys.exit("no lab: run `make lab` first")
