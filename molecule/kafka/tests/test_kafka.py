@@ -219,7 +219,7 @@ def _restart_order(out):
 
 
 @pytest.mark.phase(3)
-def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(hosts, addresses, app):
+def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(hosts, app, admin):
     """kafka-4 joins as a broker (grow.yml). The three others' super.users gain its certificate's
     name, so the role restarts them one at a time, each gated, while a producer (acks=all,
     idempotent) writes: nothing acknowledged is lost. A rerun changes nothing (it is also the
@@ -245,7 +245,6 @@ def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(
     assert len(_consumed(app["kafka-2"], "vehicle-detections", tag)) == 20000
     # the cluster knows the new broker and its rack, and it serves clients: a record produced
     # through it is read back through it
-    admin = Client(hosts["kafka-1"], "kafka-admin", secret("kafka_admin_password"), f"{addresses['kafka-1']}:9092")
     brokers = admin.host.run(f"{TOOL}/kafka-run-class.sh org.apache.kafka.tools.BrokerApiVersionsCommand "
                              f"--bootstrap-server {admin.bootstrap} --command-config {admin.config}")
     assert brokers.rc == 0, brokers.stderr[-2000:]
