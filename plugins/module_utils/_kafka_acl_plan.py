@@ -305,16 +305,16 @@ def describe(group):
                                         ", ".join(group["operations"]), where)
 
 
-def commands(planned, kafka_home, bootstrap_server, command_config=None):
-    """The plan -> [(description, argv)] for the tools under kafka_home.
+def commands(planned, kafka_home, connection):
+    """The plan -> [(description, argv)] for the tools under kafka_home; ``connection`` is the
+    tools' connection arguments (``--bootstrap-server HOST:PORT`` or ``--bootstrap-controller
+    HOST:PORT,...``, then ``--command-config FILE`` when there is one).
 
     Each AclCommand call starts a JVM, so add groups that differ only in their resource (same
     principal, host, permission, pattern type and operations) share one call: AclCommand adds
     every operation for the principal to every --topic/--group/--cluster/... it is given.
     """
-    base = ["%s/bin/kafka-run-class.sh" % kafka_home, ACL_COMMAND_CLASS, "--bootstrap-server", bootstrap_server]
-    if command_config:
-        base += ["--command-config", command_config]
+    base = ["%s/bin/kafka-run-class.sh" % kafka_home, ACL_COMMAND_CLASS] + list(connection)
     calls = {}
     order = []
     for g in planned["add"]:

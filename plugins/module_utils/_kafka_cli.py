@@ -37,8 +37,10 @@ class KafkaCli(object):
                 module.fail_json(msg="%s: %s is missing or not executable (kafka_home)" % (name, path))
 
     def connection(self):
-        """--bootstrap-server and, when given, --command-config."""
-        args = ["--bootstrap-server", self.module.params["bootstrap_server"]]
+        """--bootstrap-server (or --bootstrap-controller, for a module that offers it) and, when
+        given, --command-config."""
+        controller = self.module.params.get("bootstrap_controller")
+        args = ["--bootstrap-controller", controller] if controller else ["--bootstrap-server", self.module.params["bootstrap_server"]]
         if self.module.params["command_config"]:
             args += ["--command-config", self.module.params["command_config"]]
         return args

@@ -69,6 +69,18 @@ options:
     type: list
     elements: dict
     required: true
+  bootstrap_server:
+    description:
+      - Broker listener to talk to, C(HOST:PORT). One of O(bootstrap_server) and
+        O(bootstrap_controller) is required.
+    required: false
+  bootstrap_controller:
+    description:
+      - The controllers' listeners instead of a broker's, C(HOST:PORT,HOST:PORT) (C(AclCommand
+        --bootstrap-controller)). For ACLs that must exist before a broker can start, such as a
+        broker's own C(ClusterAction) on the cluster; O(command_config) then holds the controller
+        listener's client settings.
+    type: str
   var_name:
     description: Name of the variable the ACLs come from, used in error messages.
     type: str
@@ -138,7 +150,9 @@ from ansible_collections.groundwork.platform.plugins.module_utils._kafka_cli imp
 
 def argument_spec():
     spec = connection_argument_spec()
+    spec["bootstrap_server"]["required"] = False
     spec.update(
+        bootstrap_controller=dict(type="str"),
         acls=dict(type="list", elements="dict", required=True),
         var_name=dict(type="str", default="acls"),
     )
@@ -159,7 +173,7 @@ def run_module(module):
         planned = plan(declared, parse_acl_list(listed))
     except AclPlanError as exc:
         module.fail_json(msg="kafka_acl: %s" % exc)
-    todo = commands(planned, cli.home, p["bootstrap_server"], p["command_config"])
+    todo = commands(planned, cli.home, cli.connection())
     result = dict(changed=planned["changed"], acls_added=planned["add"],
                   commands=[description for description, _argv in todo])
     if module._diff:
@@ -171,7 +185,9 @@ def run_module(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("bootstrap_server", "bootstrap_controller")],
+                           required_one_of=[("bootstrap_server", "bootstrap_controller")])
     run_module(module)
 
 

@@ -206,7 +206,7 @@ def test_rolling_restart_stops_when_a_gate_fails(hosts):
         hosts["kafka-3"].run("systemctl start kafka")
 
 
-# --- phase 3: a broker added to the running cluster, through the gated rolling restart -------
+# --- phase 3: a broker added to the running cluster; a config change's gated rolling restart ---
 
 def _restart_order(out):
     """The hosts in the order the gated restart restarted them, each with whether its gate after the
@@ -218,31 +218,38 @@ def _restart_order(out):
     return order, gated
 
 
+def _no_loss(hosts, app, topic, tag):
+    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
+    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0", hosts["kafka-1"].file(f"/root/{tag}.err").content_string[-2000:]
+    assert len(_consumed(app["kafka-2"], topic, tag)) == 20000
+
+
 @pytest.mark.phase(3)
-def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(hosts, app, admin):
-    """kafka-4 joins as a broker (grow.yml). The three others' super.users gain its certificate's
-    name, so the role restarts them one at a time, each gated, while a producer (acks=all,
-    idempotent) writes: nothing acknowledged is lost. A rerun changes nothing (it is also the
-    rerun after the broker killed in phase 1 came back)."""
+def test_a_broker_joins_without_restarting_the_others_with_a_producer_running(hosts, app, admin):
+    """kafka-4 joins as a broker (grow.yml) while a producer (acks=all, idempotent) writes: the
+    controllers get an ACL for its certificate, no other node's configuration changes and none
+    restarts, nothing acknowledged is lost. A rerun changes nothing (it is also the rerun after the
+    broker killed in phase 1 came back)."""
     new = host_of("kafka-4")
     before = {n: _started(h) for n, h in hosts.items()}
     tag = "grow" + uuid.uuid4().hex[:6]
     _producer(app["kafka-1"], "vehicle-detections", 20000, tag)
     res = playbook(SCENARIO / "grow.yml")
     assert res.returncode == 0, failures(res)
-    order, gated = _restart_order(res.stdout)
-    assert sorted(order) == list(NODES) and gated, res.stdout[-3000:]
-    assert all(_started(h) != before[n] for n, h in hosts.items())
+    assert _restart_order(res.stdout)[0] == [], res.stdout[-3000:]
+    assert {n: _started(h) for n, h in hosts.items()} == before
     assert new.service("kafka").is_running
-    # formatted as a broker of the running cluster: its cluster id, no controller role
+    # formatted as a broker of the running cluster: its cluster id, no controller role; the
+    # controllers know its certificate through an ACL, not through their super.users
     cluster = hosts["kafka-1"].file("/var/lib/kafka/data/meta.properties").content_string
     assert re.search(r"^cluster\.id=(\S+)", new.file("/var/lib/kafka/data/meta.properties").content_string, re.M).group(1) \
         == re.search(r"^cluster\.id=(\S+)", cluster, re.M).group(1)
     assert "\nprocess.roles=broker\n" in new.file("/etc/kafka/server.properties").content_string
-    # nothing acknowledged was lost
-    wait_for(lambda: hosts["kafka-1"].file(f"/root/{tag}.rc").exists, 300, what="the producer to finish")
-    assert hosts["kafka-1"].file(f"/root/{tag}.rc").content_string.strip() == "0", hosts["kafka-1"].file(f"/root/{tag}.err").content_string[-2000:]
-    assert len(_consumed(app["kafka-2"], "vehicle-detections", tag)) == 20000
+    assert "kafka-4" not in hosts["kafka-1"].file("/etc/kafka/server.properties").content_string
+    acls = admin.host.run(f"{TOOL}/kafka-run-class.sh org.apache.kafka.tools.AclCommand "
+                          f"--bootstrap-server {admin.bootstrap} --command-config {admin.config} --list --cluster")
+    assert "principal=User:CN=kafka-4, host=*, operation=CLUSTER_ACTION, permissionType=ALLOW" in acls.stdout, acls.stdout[-2000:]
+    _no_loss(hosts, app, "vehicle-detections", tag)
     # the cluster knows the new broker and its rack, and it serves clients: a record produced
     # through it is read back through it
     brokers = admin.host.run(f"{TOOL}/kafka-run-class.sh org.apache.kafka.tools.BrokerApiVersionsCommand "
@@ -259,3 +266,20 @@ def test_a_broker_joins_through_a_gated_rolling_restart_with_a_producer_running(
     assert res.returncode == 0, failures(res)
     for n in (*NODES, "kafka-4"):
         assert re.search(rf"{n}\s*:.*changed=0", res.stdout), res.stdout[-2000:]
+
+
+@pytest.mark.phase(3)
+def test_a_config_change_restarts_one_node_at_a_time_gated_with_a_producer_running(hosts, app):
+    """A changed setting (the retention hours) on the three nodes: the role's handler marks them and
+    restarts them one at a time, each followed by its gate, while a producer (acks=all, idempotent)
+    writes: nothing acknowledged is lost."""
+    before = {n: _started(h) for n, h in hosts.items()}
+    tag = "roll" + uuid.uuid4().hex[:6]
+    _producer(app["kafka-1"], "camera-events", 20000, tag)
+    res = playbook(SCENARIO / "converge.yml", "--tags", "kafka", "-e", "kafka_log_retention_hours=169")
+    assert res.returncode == 0, failures(res)
+    order, gated = _restart_order(res.stdout)
+    assert sorted(order) == list(NODES) and gated, res.stdout[-3000:]
+    assert all(_started(h) != before[n] for n, h in hosts.items())
+    assert all("\nlog.retention.hours=169\n" in h.file("/etc/kafka/server.properties").content_string for h in hosts.values())
+    _no_loss(hosts, app, "camera-events", tag)

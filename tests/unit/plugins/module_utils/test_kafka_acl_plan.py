@@ -24,6 +24,7 @@ LIST = (FIXTURES / "acls_list.txt").read_text(encoding="utf-8")
 HOME = "/opt/kafka/current"
 BOOTSTRAP = "10.0.0.1:9092"
 CONFIG = "/etc/kafka/admin-client.properties"
+CONNECTION = ["--bootstrap-server", BOOTSTRAP, "--command-config", CONFIG]
 PREFIX = [HOME + "/bin/kafka-run-class.sh", "org.apache.kafka.tools.AclCommand", "--bootstrap-server", BOOTSTRAP,
           "--command-config", CONFIG, "--add"]
 
@@ -46,7 +47,7 @@ def _plan(acls, listed=LIST):
 
 
 def _argvs(planned):
-    return [argv for _what, argv in ka.commands(planned, HOME, BOOTSTRAP, CONFIG)]
+    return [argv for _what, argv in ka.commands(planned, HOME, CONNECTION)]
 
 
 # --- the parser on the recorded output -------------------------------------------------------
@@ -135,7 +136,7 @@ def test_operation_unknown():
 def test_no_change_on_the_recorded_state_it_was_made_from():
     p = _plan(DECLARED)
     assert p["changed"] is False and p["add"] == []
-    assert ka.commands(p, HOME, BOOTSTRAP, CONFIG) == []
+    assert ka.commands(p, HOME, CONNECTION) == []
     assert p["diff"]["before"] == p["diff"]["after"]
     assert "TOPIC camera-events LITERAL: ALLOW User:app READ from *" in p["diff"]["before"]
 
@@ -235,10 +236,19 @@ def test_one_command_per_principal_permission_pattern_and_operations():
         PREFIX + ["--allow-principal", "User:app", "--allow-host", "*", "--operation", "Describe",
                   "--resource-pattern-type", "literal", "--cluster", "--delegation-token", "tok"],
     ]
-    descriptions = [what for what, _argv in ka.commands(p, HOME, BOOTSTRAP, CONFIG)]
+    descriptions = [what for what, _argv in ka.commands(p, HOME, CONNECTION)]
     assert descriptions[0] == "allow User:app from *: Write, Describe, DescribeConfigs, Alter on literal topic alerts"
     assert descriptions[3] == ("allow User:app from *: Describe on the cluster; "
                                "allow User:app from *: Describe on literal delegation-token tok")
+
+
+def test_commands_through_the_controllers():
+    p = _plan([{"principal": "User:CN=kafka-4", "resource_type": "cluster", "operations": ["ClusterAction"]}])
+    argvs = [argv for _what, argv in ka.commands(p, "/k", ["--bootstrap-controller", "c1:9093,c2:9093", "--command-config", "/c.properties"])]
+    assert argvs == [
+        ["/k/bin/kafka-run-class.sh", "org.apache.kafka.tools.AclCommand", "--bootstrap-controller", "c1:9093,c2:9093",
+         "--command-config", "/c.properties", "--add", "--allow-principal", "User:CN=kafka-4", "--allow-host", "*",
+         "--operation", "ClusterAction", "--resource-pattern-type", "literal", "--cluster"]]
 
 
 def test_commands_without_command_config_and_with_group_and_transactional_id():
@@ -246,7 +256,7 @@ def test_commands_without_command_config_and_with_group_and_transactional_id():
                 "operations": ["Read", "Describe"], "host": "10.0.0.7"},
                {"principal": "User:app", "resource_type": "transactional-id", "resource_name": "tx-", "pattern_type":
                 "prefixed", "operations": ["Write", "Describe"]}])
-    argvs = [argv for _what, argv in ka.commands(p, "/k", "b:9092")]
+    argvs = [argv for _what, argv in ka.commands(p, "/k", ["--bootstrap-server", "b:9092"])]
     assert argvs == [
         ["/k/bin/kafka-run-class.sh", "org.apache.kafka.tools.AclCommand", "--bootstrap-server", "b:9092", "--add",
          "--allow-principal", "User:app", "--allow-host", "10.0.0.7", "--operation", "Read", "--operation", "Describe",

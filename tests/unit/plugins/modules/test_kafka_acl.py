@@ -49,8 +49,10 @@ class FakeTool:
 
 
 def _run(home, acls, fake, check_mode=False, diff=False, **extra):
-    params = dict(acls=acls, bootstrap_server="127.0.0.1:19092", command_config="/etc/kafka/admin-client.properties",
-                  kafka_home=home, var_name="kafka_acls", **extra)
+    params = dict(acls=acls, command_config="/etc/kafka/admin-client.properties", kafka_home=home, var_name="kafka_acls")
+    params.update(extra)
+    if "bootstrap_controller" not in extra:
+        params.setdefault("bootstrap_server", "127.0.0.1:19092")
     with mock.patch.object(basic.AnsibleModule, "run_command", fake):
         return run_module(kafka_acl, params, check_mode=check_mode, diff=diff)
 
@@ -113,3 +115,29 @@ def test_tool_failure_is_reported(home):
     fake = FakeTool(add_rc=1)
     result = _run(home, [MISSING], fake)
     assert result["failed"] and "adding ACLs (allow User:app from *" in result["msg"] and "add refused" in result["msg"]
+
+
+def test_through_the_controllers_every_call_uses_bootstrap_controller(home):
+    fake = FakeTool()
+    node = {"principal": "User:CN=kafka-4", "resource_type": "cluster", "operations": ["ClusterAction"]}
+    result = _run(home, [node], fake, bootstrap_controller="10.0.0.1:9093,10.0.0.2:9093",
+                  command_config="/etc/kafka/controller-admin.properties")
+    assert result["changed"] is True and not result.get("failed")
+    argvs = [argv for argv, _env in fake.calls]
+    assert len(argvs) == 2
+    for argv in argvs:
+        assert argv[2:6] == ["--bootstrap-controller", "10.0.0.1:9093,10.0.0.2:9093",
+                             "--command-config", "/etc/kafka/controller-admin.properties"]
+        assert "--bootstrap-server" not in argv
+    assert argvs[1][-4:] == ["ClusterAction", "--resource-pattern-type", "literal", "--cluster"]
+
+
+def test_one_connection_is_required_and_two_are_refused(home):
+    fake = FakeTool()
+    both = _run(home, [PRESENT], fake, bootstrap_server="b:9092", bootstrap_controller="c:9093")
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    params = dict(acls=[PRESENT], kafka_home=home)
+    with mock.patch.object(basic.AnsibleModule, "run_command", fake):
+        neither = run_module(kafka_acl, params)
+    assert neither["failed"] and "one of the following is required" in neither["msg"]
+    assert fake.calls == []
