@@ -16,7 +16,8 @@ tier one operation at a time at a fixed rate, with the client settings of docs/c
 Events, in turn (--events picks some): `docker kill` of each lab node then `docker start`; SIGKILL
 of single service processes (the PostgreSQL primary's postmaster, the Redis primary, HAProxy, one
 Kafka broker, one MinIO server); the PostgreSQL leader's host cut off the network for 30 s (every
-packet to and from it dropped on the lab's bridge, see cut_leader). Before each event the
+packet to and from it dropped on the lab's bridge, see cut_leader); every lab host shut down and
+started again at once (restart_lab). Before each event the
 platform must be whole (every liveness probe up, no HostDown/ServiceDown, every Patroni member
 running, two Redis replicas, no under-replicated Kafka partition); after it the broken thing is
 repaired and the drill waits for the platform to be whole again and records whether the host
@@ -508,7 +509,9 @@ def wait_whole(ctx, tiers, timeout):
 
 
 def rejoined(ctx, tiers, host):
-    """The host's roles after the repair."""
+    """The host's roles after the repair (each node's, after a restart of the whole lab)."""
+    if host == ALL:
+        return {n: rejoined(ctx, tiers, n) for n in NODES}
     out = {}
     member = patroni_members().get(host, {})
     out["postgresql"] = f"{member.get('Role', 'absent')} ({member.get('State', '-')})"
@@ -524,7 +527,8 @@ def rejoined(ctx, tiers, host):
     return out
 
 
-# Events: (name, what, break(ctx) -> host, repair(ctx, host)). Each break is repaired.
+# Events: (name, what, break(ctx) -> host, repair(ctx, host)[, longest break in s, 180 if not
+# given]). Each break is repaired.
 def kill_host(node):
     return (f"kill_{node}", f"`docker kill {node}`, `docker start` after the tiers recovered",
             lambda ctx: (docker("kill", node), node)[1], lambda ctx, host: docker("start", host))
@@ -572,6 +576,28 @@ def redis_primary(ctx):
     return next(n for n, r in redis_roles(ctx).items() if r == "master")
 
 
+ALL = "every lab host"
+
+
+def restart_lab(ctx):
+    """Every lab host shut down at once (`docker stop`, the containers' systemd stops the services
+    in order), then started again in the order `make lab` created them: docker gives each the
+    lowest free address of the lab network, so each gets its old one back (checked: a host with
+    another address would be a different failure, recorded as such)."""
+    hosts = NODES + (LB, lab.MON)
+    stops = [threading.Thread(target=docker, args=("stop", "-t", "60", h), kwargs={"timeout": 120}) for h in hosts]
+    for t in stops:
+        t.start()
+    for t in stops:
+        t.join()
+    for h in hosts:
+        docker("start", h)
+    moved = {h: a for h in hosts if (a := address(h)) != ctx["addrs"][h]}
+    if moved:
+        raise RuntimeError(f"lab hosts came back with other addresses: {moved}")
+    return ALL
+
+
 EVENTS = [kill_host(n) for n in NODES] + [
     ("kill_postmaster", "SIGKILL of the PostgreSQL leader's postmaster (Patroni starts it again)", kill_postmaster,
      lambda ctx, host: None),
@@ -581,6 +607,9 @@ EVENTS = [kill_host(n) for n in NODES] + [
     kill_unit("kill_minio", "minio", lambda ctx: "lab-node3", "minio on lab-node3"),
     ("cut_pg_leader", "the PostgreSQL leader's host cut off for 30 s (every packet to and from it dropped, the clients' too)",
      cut_leader, lambda ctx, host: None),
+    # a cold start of everything: its break lasts until the tiers succeed again, up to 10 minutes
+    ("restart_lab", "every lab host shut down at once (`docker stop`) and started again", restart_lab,
+     lambda ctx, host: None, 600),
 ]
 # not in the default run: asked for by name, as often as wanted (--events kill_pg_leader_host kill_pg_leader_host ...)
 EXTRA_EVENTS = [kill_leader_host()]
@@ -613,7 +642,8 @@ def tier_outcome(tier, t0, t1):
 
 
 def run_event(ctx, tiers, event, hold, settle):
-    name, what, brk, repair = event
+    name, what, brk, repair = event[:4]
+    longest = event[4] if len(event) > 4 else 180  # seconds a break may last before it is repaired
     missing = wait_whole(ctx, tiers, 600)
     if missing:
         raise RuntimeError(f"the platform is not whole before {name}: {missing}")
@@ -633,7 +663,7 @@ def run_event(ctx, tiers, event, hold, settle):
         host = brk(ctx)
         record["host"] = host
         # hold the break until every tier has succeeded again (bounded), at least `hold` s
-        end = time.time() + 180
+        end = time.time() + longest
         time.sleep(hold)
         while time.time() < end and not all(t.recent_ok() for t in tiers.values() if t.gate):
             time.sleep(1)

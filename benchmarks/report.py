@@ -117,8 +117,13 @@ def recovery(data, path):
     plt.close(fig)
 
 
+def rejoin_text(rejoin):
+    """{tier: role} or, after a restart of the whole lab, {node: {tier: role}}."""
+    return ", ".join(f"{k}: ({rejoin_text(v)})" if isinstance(v, dict) else f"{k}: {v}" for k, v in rejoin.items())
+
+
 def row(i, e, tiers):
-    rejoin = ", ".join(f"{k}: {v}" for k, v in e["rejoin"].items())
+    rejoin = rejoin_text(e["rejoin"])
     whole = f"{e['t_whole'] - e['t0']:.0f} s" if e["whole"] else f"NOT WHOLE ({e['not_whole']})"
     host = e.get("host", "")
     held = [what for what, key in (("PostgreSQL leader", "pg_leader"), ("Redis primary", "redis_primary"))
