@@ -269,6 +269,11 @@ class Server(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in cfg["listen_address"] else socket.AF_INET
         super().__init__((cfg["listen_address"], cfg["port"]), Handler)
 
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # HAProxy's health checks close with a reset once answered
+        super().handle_error(request, client_address)
+
     def next_seq(self):
         with self._seq_lock:
             self._seq += 1
