@@ -64,7 +64,9 @@ def passwords(addrs):
     import hvac
     client = hvac.Client(url=f"https://{addrs['lab-node1']}:8200", verify=CA)
     client.auth.approle.login(role_id="groundwork-lab-platform", secret_id=secret("vault_platform_secret_id"))
-    kv = lambda p: client.secrets.kv.v2.read_secret_version(path=p, mount_point="secret", raise_on_deleted_version=True)["data"]["data"]  # noqa: E731
+
+    def kv(path):
+        return client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
     return {"postgresql": kv("platform/postgresql")["metrics_writer_password"], "redis": kv("platform/redis")["app_password"],
             **kv("platform/workload")}
 
@@ -128,7 +130,7 @@ def test_the_kafka_records_are_there(posted, addrs):
             where = answer["kafka"]
             consumer.assign([TopicPartition("camera-events", where["partition"], where["offset"])])
             msg = None
-            for _ in range(20):
+            for _attempt in range(20):
                 msg = consumer.poll(1.0)
                 if msg is not None and not msg.error():
                     break

@@ -7,6 +7,7 @@ sequence number in; tests/unit/roles/test_workload_logic.py calls these function
 import datetime
 import hashlib
 import json
+import math
 import re
 import threading
 
@@ -79,7 +80,7 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def event_datetime(event):

@@ -50,7 +50,8 @@ def read_credentials(cfg):
             found["redis_sentinel_password"] = local.get("redis_sentinel_password", "")
             log(f"read {len(vault['secrets'])} credentials from OpenBao at {url}")
             return found
-        except Exception as exc:  # pylint: disable=broad-except  (the next OpenBao node)
+        except Exception as exc:  # pylint: disable=broad-except
+            # the next OpenBao node
             last = f"{type(exc).__name__}: {exc}"
             log(f"OpenBao at {url}: {last}")
     raise RuntimeError(f"no OpenBao node gave the credentials: {last}")
@@ -169,7 +170,7 @@ class Tiers:
         bucket, key = self.cfg["minio"]["bucket"], logic.clip_key(event)
         parts = logic.clip_parts(event["clip_bytes"], self.cfg["clip"]["part_bytes"])
         last = None
-        for _ in self.s3:
+        for _attempt in self.s3:
             client = self.s3[self._s3_next]
             upload = None
             try:
@@ -181,7 +182,8 @@ class Tiers:
                     done.append({"PartNumber": number, "ETag": etag})
                 client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
                 return {"bucket": bucket, "key": key, "parts": len(parts)}
-            except Exception as exc:  # pylint: disable=broad-except  (the next node)
+            except Exception as exc:  # pylint: disable=broad-except
+                # the next node
                 last = exc
                 self._s3_next = (self._s3_next + 1) % len(self.s3)
                 if upload is not None:

@@ -115,7 +115,7 @@ def test_the_clip_is_cut_into_parts_of_the_part_size_but_the_last():
 def test_the_clips_parts_join_into_the_whole_clip():
     whole = logic.clip_chunk("ev-1", 0, 1000)
     assert len(whole) == 1000 and whole[:32] == hashlib.sha256(b"ev-1").digest()
-    assert b"".join(logic.clip_chunk("ev-1", o, n) for _, o, n in [(1, 0, 333), (2, 333, 1), (3, 334, 666)]) == whole
+    assert b"".join(logic.clip_chunk("ev-1", o, n) for _number, o, n in [(1, 0, 333), (2, 333, 1), (3, 334, 666)]) == whole
     assert logic.clip_chunk("ev-2", 0, 64) != whole[:64]
 
 
@@ -205,6 +205,10 @@ def parse(text):
     return samples
 
 
+def lab(**labels):
+    return frozenset(labels.items())
+
+
 def test_metrics_count_requests_errors_and_latency_per_tier():
     metrics = logic.Metrics(buckets=(0.1, 1.0))
     metrics.request("/events", 201, 0.05)
@@ -215,7 +219,6 @@ def test_metrics_count_requests_errors_and_latency_per_tier():
     metrics.tier("minio", True, 0.7)
     metrics.event_stored()
     s = parse(metrics.render())
-    lab = lambda **kw: frozenset(kw.items())  # noqa: E731
     assert s[("workload_http_requests_total", lab(route="/events", code="201"))] == 2
     assert s[("workload_http_requests_total", lab(route="/events", code="503"))] == 1
     assert s[("workload_http_request_duration_seconds_bucket", lab(route="/events", le="0.1"))] == 1

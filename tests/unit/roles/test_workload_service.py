@@ -16,8 +16,8 @@ _spec = importlib.util.spec_from_file_location("workload_service", FILES / "work
 service = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(service)
 
-CONFIG = {"listen_address": "127.0.0.1", "port": 0, "clip": {"default_bytes": 6 * 1024 * 1024, "max_bytes": 8 * 1024 * 1024,
-                                                              "part_bytes": 5 * 1024 * 1024}}
+MIB = 1024 * 1024
+CONFIG = {"listen_address": "127.0.0.1", "port": 0, "clip": {"default_bytes": 6 * MIB, "max_bytes": 8 * MIB, "part_bytes": 5 * MIB}}
 
 
 class StandInTiers:
