@@ -29,6 +29,16 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def notify_ready():
+    """Tell systemd (Type=notify) that the service answers: a restart returns only then."""
+    where = os.environ.get("NOTIFY_SOCKET")
+    if not where:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect("\0" + where[1:] if where.startswith("@") else where)
+        sock.sendall(b"READY=1")
+
+
 def read_credentials(cfg):
     """Log in to OpenBao (each URL in turn) with the AppRole and read every secret of vault.secrets."""
     import hvac
@@ -301,6 +311,7 @@ def main(argv=None):
     secrets = read_credentials(cfg)
     server = Server(cfg, Tiers(cfg, secrets))
     log(f"listening on {cfg['listen_address']}:{cfg['port']}")
+    notify_ready()
     server.serve_forever()
     return 0
 

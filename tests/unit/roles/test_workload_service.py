@@ -117,3 +117,17 @@ def test_health_metrics_and_unknown_routes(server):
     counts = sample(server, "workload_http_requests_total")
     assert counts['workload_http_requests_total{route="/healthz",code="200"}'] == 1
     assert counts['workload_http_requests_total{route="other",code="404"}'] == 1
+
+
+def test_it_tells_systemd_it_is_ready(tmp_path, monkeypatch):
+    """Type=notify: READY=1 on $NOTIFY_SOCKET (a restart by the role's handler returns only then)."""
+    import socket
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        listener.settimeout(2)
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        service.notify_ready()
+        assert listener.recv(64) == b"READY=1"
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    service.notify_ready()  # outside systemd: nothing to tell, no error
