@@ -39,6 +39,15 @@ def notify_ready():
         sock.sendall(b"READY=1")
 
 
+def read_kv(client, path, mount):
+    """A KV v2 secret's data; a deleted version is an error (hvac 0.11 on bookworm has no such argument)."""
+    kv2 = client.secrets.kv.v2
+    try:
+        return kv2.read_secret_version(path=path, mount_point=mount, raise_on_deleted_version=True)["data"]["data"]
+    except TypeError:
+        return kv2.read_secret_version(path=path, mount_point=mount)["data"]["data"]
+
+
 def read_credentials(cfg):
     """Log in to OpenBao (each URL in turn) with the AppRole and read every secret of vault.secrets."""
     import hvac
@@ -54,7 +63,7 @@ def read_credentials(cfg):
             for name, ref in vault["secrets"].items():
                 path, field = logic.parse_secret_ref(ref)
                 if path not in cache:
-                    cache[path] = client.secrets.kv.v2.read_secret_version(path=path, mount_point=vault["mount"])["data"]["data"]
+                    cache[path] = read_kv(client, path, vault["mount"])
                 found[name] = cache[path][field]
             client.logout()
             found["redis_sentinel_password"] = local.get("redis_sentinel_password", "")
@@ -91,12 +100,26 @@ class Tiers:
             options=f"-c statement_timeout={pg.get('statement_timeout_ms', 5000)}", autocommit=True)
 
     def store_detection(self, event):
+        """The INSERT on an idle connection of the pool, or a new one. A pooled connection may have
+        been closed while idle (HAProxy's timeouts, a failover): then once more on a new one (the
+        INSERT is idempotent)."""
+        import psycopg
         try:
-            conn = self._pg_idle.get_nowait()
+            conn, pooled = self._pg_idle.get_nowait(), True
         except queue.Empty:
-            conn = self._pg_connect()
+            conn, pooled = self._pg_connect(), False
         try:
             conn.execute(logic.detection_insert(self.cfg["postgresql"]["table"]), logic.detection_params(event))
+        except psycopg.OperationalError:
+            conn.close()
+            if not pooled:
+                raise
+            conn = self._pg_connect()
+            try:
+                conn.execute(logic.detection_insert(self.cfg["postgresql"]["table"]), logic.detection_params(event))
+            except Exception:
+                conn.close()
+                raise
         except Exception:
             conn.close()
             raise

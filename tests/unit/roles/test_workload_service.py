@@ -131,3 +131,48 @@ def test_it_tells_systemd_it_is_ready(tmp_path, monkeypatch):
         assert listener.recv(64) == b"READY=1"
     monkeypatch.delenv("NOTIFY_SOCKET")
     service.notify_ready()  # outside systemd: nothing to tell, no error
+
+
+class StandInConnection:
+    def __init__(self, broken=False):
+        self.broken, self.closed, self.executed = broken, False, []
+
+    def execute(self, sql, params):
+        if self.broken:
+            import psycopg
+            raise psycopg.OperationalError("consuming input failed: SSL SYSCALL error: EOF detected")
+        self.executed.append((sql, params))
+
+    def close(self):
+        self.closed = True
+
+
+def detection_tiers(fresh):
+    """Tiers with only its PostgreSQL part, connections from `fresh` (a list, used in order)."""
+    import queue
+    tiers = object.__new__(service.Tiers)
+    tiers.cfg = {"postgresql": {"table": "vehicle_detections"}}
+    tiers._pg_idle = queue.LifoQueue()  # pylint: disable=protected-access
+    tiers._pg_connect = lambda: fresh.pop(0)  # pylint: disable=protected-access
+    return tiers
+
+
+EVENT = {"event_id": "e1", "camera_id": 1, "time": 1_764_900_000.0, "vehicle_class": "car", "confidence": 0.5}
+
+
+def test_a_pooled_connection_closed_while_idle_is_replaced_once():
+    new = StandInConnection()
+    tiers = detection_tiers([new])
+    stale = StandInConnection(broken=True)
+    tiers._pg_idle.put(stale)  # pylint: disable=protected-access
+    tiers.store_detection(EVENT)
+    assert stale.closed and len(new.executed) == 1 and tiers._pg_idle.get_nowait() is new  # pylint: disable=protected-access
+
+
+def test_a_new_connection_that_fails_is_not_tried_again():
+    import psycopg
+    broken = StandInConnection(broken=True)
+    tiers = detection_tiers([broken, StandInConnection()])
+    with pytest.raises(psycopg.OperationalError):
+        tiers.store_detection(EVENT)
+    assert broken.closed and tiers._pg_idle.empty()  # pylint: disable=protected-access
