@@ -13,6 +13,10 @@ tier one operation at a time at a fixed rate, with the client settings of docs/c
               node on a connection error); a completed upload is acknowledged
   kafka       produce to camera-events with acks=all and idempotence (confluent-kafka); a
               delivery report without error is acknowledged
+  workload    POST /events to the sample workload (roles/workload) through HAProxy's :8090, one event
+              a second with a 256 KiB clip: each one goes to Kafka, the hypertable, Redis and MinIO;
+              a 201 is acknowledged, and verified by its detection row in the hypertable (the other
+              tiers' own loads check that acknowledged writes survive). It does not gate the waits.
 Events, in turn (--events picks some): `docker kill` of each lab node then `docker start`; SIGKILL
 of single service processes (the PostgreSQL primary's postmaster, the Redis primary, HAProxy, one
 Kafka broker, one MinIO server); the PostgreSQL leader's host cut off the network for 30 s (every
@@ -421,7 +425,41 @@ class Kafka(Tier):
         return [n for n in self.acked if n not in seen]
 
 
-TIERS = {t.name: t for t in (PostgreSQL, Redis, RedisDefaults, Http, MinIO, Kafka)}
+class Workload(Http):
+    """The sample workload's POST /events through HAProxy: every tier of the platform in one request."""
+    name = "workload"
+    interval = 1.0
+    gate = False
+    camera_base = 1_900_000_000  # camera ids no other load uses; the rows are told apart by the drill's start
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.url = f"http://{ctx['addrs'][LB]}:8090/events"
+        self.times = {}
+
+    def setup(self):
+        self.op(0)
+
+    def op(self, n):
+        when = round(time.time(), 6)
+        event = {"event_id": f"drill-{self.ctx['run']}-{n}", "camera_id": self.camera_base + n, "time": when,
+                 "vehicle_class": "car", "confidence": 0.9, "clip_bytes": 256 * 1024}
+        response = self.session.post(self.url, json=event, timeout=(2, 40))
+        if response.status_code != 201:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:120]}")
+        self.acked.append(n)
+
+    def verify(self):
+        import psycopg
+        dsn = dict(PG_CLIENT, host=self.ctx["addrs"][LB], password=self.ctx["passwords"]["postgresql"])
+        with psycopg.connect(**dsn, autocommit=True) as conn:
+            found = {r[0] - self.camera_base for r in conn.execute(
+                "SELECT camera_id FROM vehicle_detections WHERE camera_id >= %s AND time >= to_timestamp(%s)",
+                (self.camera_base, self.ctx["t0"] - 60))}
+        return [n for n in self.acked if n not in found]
+
+
+TIERS = {t.name: t for t in (PostgreSQL, Redis, RedisDefaults, Http, MinIO, Kafka, Workload)}
 
 
 class Alerts:

@@ -27,7 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 IMAGES = DOCS / "report"
-COLORS = {"postgresql": "#336791", "redis": "#d82c20", "redis_defaults": "#f08080", "http": "#2e8b57", "minio": "#c72c48", "kafka": "#444444"}
+COLORS = {"postgresql": "#336791", "redis": "#d82c20", "redis_defaults": "#f08080", "http": "#2e8b57", "minio": "#c72c48", "kafka": "#444444",
+          "workload": "#8a2be2"}
 SEVERITY = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 
 

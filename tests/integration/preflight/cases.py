@@ -32,6 +32,14 @@ VALID = {
     "kafka_tls_keystore_password": "kafka-ks-4711xx",
     "vault_init_file": "/nonexistent/groundwork-preflight/vault-init.vault",
     "vault_init_password_file": "/nonexistent/groundwork-preflight/vault-init-password",
+    "workload_tls_ca_content": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    "workload_vault_urls": ["https://127.0.0.1:8200"],
+    "workload_vault_role_id": "workload",
+    "workload_vault_secret_id": "workload-secret-id-4711",
+    "workload_postgresql_hosts": ["127.0.0.1"],
+    "workload_redis_sentinels": ["127.0.0.1"],
+    "workload_kafka_bootstrap_servers": ["127.0.0.1:9092"],
+    "workload_minio_endpoints": ["https://127.0.0.1:9000"],
 }
 
 # The groups a role's host is in (besides its own), and the *_group variables that point at them.
@@ -52,6 +60,7 @@ ROLE_GROUPS = {
     "kafka": ["kafka"],
     "prometheus": ["prometheus", "alertmanager"],
     "duckdb": ["duckdb"],
+    "workload": ["workload"],
 }
 GROUP_VARS = ["alertmanager_group", "alertmanager_prometheus_group", "duckdb_group", "etcd_group",
               "kafka_group", "minio_group", "pgbouncer_postgresql_group", "postgresql_etcd_group",
@@ -280,6 +289,19 @@ bad("vault", "type", "vault_policies", "a=b")
 bad("duckdb", "type", "duckdb_databases", ["a=b"])
 bad("timescaledb", "type", "timescaledb_continuous_aggregates",
     [{"name": "agg", "query": "select time_bucket('1 hour', t) from x", "refresh": "a=b"}])
+# workload
+bad("workload", "range", "workload_port", *PORTS)
+bad("workload", "type", "workload_port", *NOT_AN_INT)
+bad("workload", "format", "workload_listen_address", *ADDRESSES)
+bad("workload", "secret", "workload_vault_secret_id", "", "short", "x" * 15)
+bad("workload", "format", "workload_vault_urls", ["http://127.0.0.1:8200"], [], ["https://"])
+bad("workload", "format", "workload_tls_ca_content", "", "not a certificate", "-----BEGIN PRIVATE KEY-----")
+bad("workload", "format", "workload_kafka_bootstrap_servers", ["node1"], ["node1:x"], [])
+bad("workload", "format", "workload_minio_endpoints", ["node1:9000"], ["ftp://node1:9000"], [])
+bad("workload", "format", "workload_postgresql_table", "a;b", "Vehicle", "a.b.c")
+bad("workload", "format", "workload_vault_secrets", {"postgresql_password": "no-field"}, {"redis_password": "a#b"}, "a=b")
+bad("workload", "range", "workload_clip_part_bytes", "1000", "0", "5242879")
+bad("workload", "cross", "workload_clip_bytes", "0", "67108865", "99999999999")
 
 # argument_specs' `type: list` (elements dict) takes a string such as "a=b" too and leaves it a
 # string; so do the mappings that had no mapping check: each has a check of its own.
