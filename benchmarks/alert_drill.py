@@ -32,16 +32,30 @@ OUT = ROOT / "build" / "benchmarks" / "alert_drill.json"
 MON = "lab-mon1"
 
 
+_READ = set()  # every secret read: masked in error messages
+
+
+def masked(text):
+    for value in _READ:
+        text = text.replace(value, "********")
+    return text
+
+
 def dx(host, command, check=True):
-    """Run a shell command in a lab container; its stdout."""
+    """Run a shell command in a lab container; its stdout. A failure names the command with every
+    secret read through secret() masked (prom() and redis_cli() put passwords on the command line)."""
     done = subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True, timeout=120)
     if check and done.returncode != 0:
-        raise RuntimeError(f"{host}: {command!r} failed: {done.stderr.strip()}")
+        raise RuntimeError(masked(f"{host}: {command!r} failed: {done.stderr.strip()}"))
     return done.stdout
 
 
 def secret(name):
-    return (SECRETS / name).read_text().strip()
+    value = (SECRETS / name).read_text().strip()
+    if len(value) >= 6:
+        _READ.add(value)
+        _READ.add(shlex.quote(value))
+    return value
 
 
 def prom(path):
@@ -86,12 +100,15 @@ def wait(what, check, timeout, step=1.0):
     raise TimeoutError(f"{what}: not within {timeout} s")
 
 
-def whole():
-    """Every liveness probe answers and no HostDown or ServiceDown is active."""
+def whole(fresh=60):
+    """Every liveness probe answers, each with a sample of the last `fresh` seconds, and no HostDown
+    or ServiceDown is active. (Prometheus started again keeps its last samples from before it
+    stopped: without the age check a lab that was shut down would look whole at once.)"""
     probes = query('probe_success{job="liveness"}')
     down = [r["metric"] for r in probes if r["value"][1] != "1"]
+    stale = [r["metric"] for r in query(f'time() - timestamp(probe_success{{job="liveness"}}) > {int(fresh)}')]
     outages = [(n, l.get("instance"), l.get("service")) for n, l, _ in active() if n in ("HostDown", "ServiceDown")]
-    return probes and not down and not outages
+    return bool(probes) and not down and not stale and not outages
 
 
 def redis_cli(host, command):

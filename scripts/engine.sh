@@ -36,7 +36,8 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
-  nohup /usr/sbin/dockerd >/var/log/dockerd.log 2>&1 &
+  # its own session: a job-control shell that ends (a CI step, an agent's job) must not take it along
+  setsid nohup /usr/sbin/dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || die "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
 fi

@@ -85,7 +85,7 @@ do_start() {
     do_stop
   fi
   py=$(command -v python3) || die "python3 is required"
-  nohup "$py" -m http.server --bind "$HOST" --directory "$MIRROR_DIR" "$PORT" >>"$LOGFILE" 2>&1 </dev/null &
+  setsid nohup "$py" -m http.server --bind "$HOST" --directory "$MIRROR_DIR" "$PORT" >>"$LOGFILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PIDFILE"
   echo "$ADDR" >"$ADDRFILE"
