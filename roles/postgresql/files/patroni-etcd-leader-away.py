@@ -105,7 +105,7 @@ def statuses(conf, endpoints):
     procs = [etcdctl(conf, [ep], "endpoint", "status", "-w", "json") for ep in endpoints]
     out = []
     for proc in procs:
-        rc, text, _ = finish(proc, limit)
+        rc, text, _err = finish(proc, limit)
         if rc == 0:
             try:
                 out.extend(e["Status"] for e in json.loads(text) if "Status" in e)
@@ -149,8 +149,8 @@ def run(conf, role, trigger):
         return 0
     me, target = decision["local"], decision["target"]
     # move-leader talks to the leader itself: its own client URL, not a list with a lost member
-    rc, _, err = finish(etcdctl(conf, me.get("clientURLs", [])[:1] or conf["endpoints"], "move-leader",
-                                format(target["ID"], "x")), limit)
+    leader_url = me.get("clientURLs", [])[:1] or conf["endpoints"]
+    rc, _out, err = finish(etcdctl(conf, leader_url, "move-leader", format(target["ID"], "x")), limit)
     if rc != 0:
         log(syslog.LOG_ERR, f"{trigger}: moving etcd's leadership from {me.get('name')} to {target.get('name')} failed: {err}")
         return 1

@@ -128,7 +128,7 @@ def test_main_as_new_primary_moves_the_leader_with_the_tls_settings(world):
     # asked of the leader's own endpoint, with Patroni's client certificate, the target's ID in hex
     assert f"--endpoints={URL['pg-1']}" in move and move[-1] == format(IDS["pg-2"], "x")
     assert "--cert=/etc/patroni/tls/server.crt" in move and "--cacert=/etc/patroni/tls/ca.crt" in move
-    assert any("moved etcd's leadership from pg-1 to pg-2" in m for _, m in world["logged"])
+    assert any("moved etcd's leadership from pg-1 to pg-2" in m for _prio, m in world["logged"])
 
 
 def test_main_with_a_lost_member_moves_to_the_one_that_answers(world):
