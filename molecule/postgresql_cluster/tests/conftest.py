@@ -47,6 +47,43 @@ def app_sql(node, query, port=5432, hosts=None, timeout=30):
     return sh(node, f"PGPASSWORD='{secret('app')}' psql -X -At '{dsn}' -c \"{query}\"", timeout=timeout)
 
 
+ETCD_TLS = "--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/server.crt --key=/etc/etcd/tls/server.key"
+
+
+def etcdctl(node, args, timeout=30):
+    """etcdctl on a member's loopback listener with the member's own certificate."""
+    return sh(node, f"ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --dial-timeout=3s --command-timeout=5s "
+                    f"{ETCD_TLS} {args}", timeout=timeout)
+
+
+def etcd_members(node):
+    out = etcdctl(node, "member list -w json")
+    assert out.returncode == 0, out.stderr
+    return {m["ID"]: m["name"] for m in json.loads(out.stdout)["members"]}
+
+
+def etcd_leader(nodes=None):
+    """The name of etcd's leader, as the first member that answers sees it."""
+    for n in nodes or NODES:
+        out = etcdctl(n, "endpoint status -w json")
+        if out.returncode == 0:
+            return etcd_members(n)[json.loads(out.stdout)[0]["Status"]["leader"]]
+    raise AssertionError("no etcd member answers")
+
+
+def move_etcd_leader(to):
+    """Hand etcd's leadership to the member `to` (asked of the current leader)."""
+    ids = {name: mid for mid, name in etcd_members(to).items()}
+    out = etcdctl(etcd_leader(), f"move-leader {ids[to]:x}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert etcd_leader() == to
+
+
+def mover_journal(node, since):
+    """What the etcd leader mover (hook and timer) logged on a node since a journalctl time."""
+    return sh(node, f"journalctl -q -o cat -t patroni-etcd-leader-away --since '{since}'").stdout
+
+
 def converge():
     return playbook(SCENARIO / "converge.yml", timeout=1800)
 

@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from conftest import NODES, SCENARIO, TRANSIENT, app_sql, leader, local_sql, members, playbook, secret, sh, wait_for
+from conftest import ETCD_TLS, NODES, SCENARIO, TRANSIENT, app_sql, leader, local_sql, members, playbook, secret, sh, wait_for
 
 testinfra_hosts = ["ansible://pgc-1"]
 
@@ -37,9 +37,6 @@ def test_a_row_written_on_the_primary_is_read_on_both_replicas(host):
         wait_for(lambda r=r: local_sql(r, f"SELECT note FROM events WHERE id = {row_id}", db="appdb") == "replicated", 60,
                  what=f"row {row_id} on {r}")
         assert local_sql(r, "SELECT pg_is_in_recovery()") == "t"
-
-
-ETCD_TLS = "--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/server.crt --key=/etc/etcd/tls/server.key"
 
 
 def test_etcd_has_three_healthy_members_over_tls(host):

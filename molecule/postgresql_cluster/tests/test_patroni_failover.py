@@ -1,5 +1,6 @@
-"""Destructive (phase 1, after the steady-state checks): planned switchover, unplanned
-failover, rerun after failover."""
+"""Destructive (phase 1, after the steady-state checks): planned switchover (etcd's leader moved
+off the new primary's host by the role-change hook, and by the timer), unplanned failover, rerun
+after failover."""
 import pathlib
 import re
 import subprocess
@@ -7,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import NODES, TRANSIENT, app_sql, converge, leader, local_sql, members, playbook, sh, wait_for
+from conftest import (NODES, TRANSIENT, app_sql, converge, etcd_leader, etcdctl, leader, local_sql, members, move_etcd_leader,
+                      mover_journal, playbook, sh, wait_for)
 
 testinfra_hosts = ["ansible://pgc-1"]
 pytestmark = pytest.mark.phase(1)
@@ -20,15 +22,53 @@ def _all_streaming():
         len([m for m in ms if m["State"] in ("running", "streaming")]) == 3
 
 
+def _journal_now(node):
+    return sh(node, "date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+
+
 def test_switchover_playbook_moves_the_primary(host):
     old = leader()[0]
+    # the playbook hands the primary to the synchronous standby: put etcd's leader there first,
+    # so that the new primary's role-change hook has to move it away
+    candidate = [m["Member"] for m in members() if m["Role"] == "Sync Standby"][0]
+    move_etcd_leader(candidate)
+    since = _journal_now(candidate)
     res = playbook(ROOT / "playbooks" / "postgresql_switchover.yml")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     new = leader()
-    assert len(new) == 1 and new[0] != old
+    assert new == [candidate] and new[0] != old
+    # the hook runs at the promotion: etcd's leader is already elsewhere, or within seconds
+    wait_for(lambda: etcd_leader() != candidate, 20, 1, f"etcd's leader off the new primary {candidate}",
+             ignore=TRANSIENT, detail=lambda: mover_journal(candidate, since))
+    logged = mover_journal(candidate, since)
+    assert "on_role_change: " in logged and f"moved etcd's leadership from {candidate} to " in logged, logged
     wait_for(_all_streaming, 120, 2, "one running leader and three members running or streaming",
              ignore=TRANSIENT, detail=members)
     out = app_sql("pgc-2", "INSERT INTO events (note) VALUES ('after-switchover') RETURNING id", port=6432)
+    assert out.returncode == 0, out.stderr
+
+
+def test_timer_moves_etcds_leader_off_the_primary_host(host):
+    """etcd may elect its leader on the primary's host later (after another host's loss): the
+    timer (every 10 s in this scenario) moves it away, and the cluster keeps working."""
+    primary = leader()[0]
+    since = _journal_now(primary)
+    move_etcd_leader(primary)
+    t0 = time.monotonic()
+    moved_to = wait_for(lambda: (lambda name: name if name != primary else None)(etcd_leader()), 40, 1,
+                        f"etcd's leader off the primary {primary}", ignore=TRANSIENT,
+                        detail=lambda: mover_journal(primary, since))
+    print(f"timer: etcd's leader moved from {primary} to {moved_to} {time.monotonic() - t0:.1f} s after it arrived")
+    assert f"timer: moved etcd's leadership from {primary} to {moved_to}" in mover_journal(primary, since)
+    # once away it stays away (a run on a replica, or with the leader elsewhere, changes nothing)
+    for node in NODES:
+        run = sh(node, "systemctl start patroni-etcd-leader-away.service && systemctl is-failed patroni-etcd-leader-away.service")
+        assert run.stdout.strip() == "inactive", run.stdout + run.stderr
+    assert etcd_leader() == moved_to
+    health = etcdctl(primary, "endpoint health --cluster")
+    assert health.returncode == 0 and (health.stdout + health.stderr).count("is healthy") == 3, health.stdout + health.stderr
+    assert leader() == [primary]
+    out = app_sql(primary, "INSERT INTO events (note) VALUES ('after-etcd-leader-move') RETURNING id", hosts="pgc-svc", port=5000)
     assert out.returncode == 0, out.stderr
 
 
