@@ -196,5 +196,15 @@ echo
 echo "== stage durations =="
 cat build/stage-summary.txt
 [ -s build/molecule-summary.txt ] && cat build/molecule-summary.txt
+# a failure's reason again at the very end, where a reader of only the output's tail sees it:
+# the failed tasks and tests of each failed scenario, then its last lines
+for f in $(grep -l . build/molecule/*.log 2>/dev/null); do
+  s=$(basename "$f" .log)
+  awk -v s="$s" '$2 == s && $3 == "FAILED" {found = 1} END {exit !found}' build/molecule-summary.txt || continue
+  echo "== why $s failed (build/molecule/$s.log) =="
+  grep -E '^(fatal|failed):|^FAILED |^E  +|ERROR' "$f" | cut -c1-400 | tail -n 30 || true
+  echo "-- its last lines --"
+  tail -n 25 "$f" | cut -c1-400
+done
 echo "stages: $(( ${#stages[@]} - failed )) passed, $failed failed, $((SECONDS - t_all)) s in all"
 [ "$failed" -eq 0 ]
