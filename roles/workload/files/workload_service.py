@@ -230,12 +230,17 @@ class Tiers:
 class Handler(BaseHTTPRequestHandler):
     server_version = "groundwork-workload"
     protocol_version = "HTTP/1.1"
+    # the request being answered (_timed sets them, _reply counts it once)
+    _route, _start, _counted = "other", 0.0, False
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass  # one line per request would flood the journal; the metrics count them
 
     def _reply(self, code, body, content_type="application/json"):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        # counted before the answer leaves: a client that reads /metrics right after its answer
+        # sees its own request counted
+        self._count(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -244,12 +249,16 @@ class Handler(BaseHTTPRequestHandler):
         return code
 
     def _timed(self, route, fn):
-        start = time.monotonic()
-        code = 500
+        self._route, self._start, self._counted = route, time.monotonic(), False
         try:
-            code = fn()
+            fn()
         finally:
-            self.server.metrics.request(route, code, time.monotonic() - start)
+            if not self._counted:  # it raised before it answered
+                self._count(500)
+
+    def _count(self, code):
+        self._counted = True
+        self.server.metrics.request(self._route, code, time.monotonic() - self._start)
 
     def do_GET(self):  # noqa: N802
         if self.path == "/healthz":
