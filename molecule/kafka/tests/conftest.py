@@ -16,9 +16,11 @@ from gwtest import pytest_collection_modifyitems, pytest_configure, secret, wait
 
 NODES = ("kafka-1", "kafka-2", "kafka-3")
 HOME = "/opt/kafka/current"
-# the tools as a client JVM (C1 only, serial GC), as the role runs them (kafka_tools_jvm_opts):
-# a console tool starts in about half the time of kafka-run-class.sh's server defaults
-TOOL = f'KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" {HOME}/bin'
+# the tools as the role runs them on Java 21 (its _kafka_tools_environment): a client JVM (C1
+# only, serial GC) with the role's class-data archive, about 1.2 s a start on a quiet test host
+# instead of 2.4-2.9 s without the archive and 4.5 s with kafka-run-class.sh's server defaults
+TOOL = ('KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true'
+        f' -XX:SharedArchiveFile=/opt/kafka/tools.jsa -XX:+AutoCreateSharedArchive" {HOME}/bin')
 TOPICS = {"camera-events": 3, "vehicle-detections": 3, "alerts": 1}
 
 

@@ -201,7 +201,7 @@ def test_rolling_restart_stops_when_a_gate_fails(hosts):
     hosts["kafka-3"].run("systemctl stop kafka")
     try:
         before = {n: _started(h) for n, h in hosts.items() if n != "kafka-3"}
-        res = playbook(ROLLING, "-e", "kafka_rolling_restart_timeout=20")
+        res = playbook(ROLLING, "-e", "kafka_rolling_restart_timeout=10")
         assert res.returncode != 0
         assert {n: _started(hosts[n]) for n in before} == before
     finally:

@@ -294,7 +294,7 @@ def test_the_cluster_state_follows_the_inventory_until_the_first_format(tmp_path
 @pytest.mark.parametrize("variables, expected", [
     ({"_kafka_gate_retries": 0}, 1),
     ({"_kafka_gate_retries": 1}, 1),
-    ({"kafka_rolling_restart_timeout": 20}, 4),
+    ({"kafka_rolling_restart_timeout": 20}, 10),
     ({"kafka_rolling_restart_timeout": 3}, 1),
 ])
 def test_a_gate_always_has_a_retry_so_that_it_can_fail(task, variables, expected):
