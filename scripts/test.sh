@@ -174,7 +174,7 @@ run_stage() {
 for st in "${stages[@]}"; do
   declare -F "stage_$st" >/dev/null || die "unknown stage '$st' (stages: ${ALL_STAGES[*]})"
 done
-mkdir -p build/stages; : >build/molecule-summary.txt; : >build/stage-summary.txt
+mkdir -p build/stages; rm -f build/stages/*.log; : >build/molecule-summary.txt; : >build/stage-summary.txt
 t_all=$SECONDS
 others=(); for st in "${stages[@]}"; do [ "$st" = molecule ] || others+=("$st"); done
 if [ ${#others[@]} -lt ${#stages[@]} ] && [ ${#others[@]} -gt 0 ] && [ "${GW_STAGES_BESIDE_MOLECULE:-1}" = 1 ]; then
@@ -197,14 +197,18 @@ echo "== stage durations =="
 cat build/stage-summary.txt
 [ -s build/molecule-summary.txt ] && cat build/molecule-summary.txt
 # a failure's reason again at the very end, where a reader of only the output's tail sees it:
-# the failed tasks and tests of each failed scenario, then its last lines
-for f in $(grep -l . build/molecule/*.log 2>/dev/null); do
-  s=$(basename "$f" .log)
-  awk -v s="$s" '$2 == s && $3 == "FAILED" {found = 1} END {exit !found}' build/molecule-summary.txt || continue
-  echo "== why $s failed (build/molecule/$s.log) =="
-  grep -E '^(fatal|failed):|^FAILED |^E  +|ERROR' "$f" | cut -c1-400 | tail -n 30 || true
+# the failed tasks and tests of each failed stage and scenario, then its last lines
+why() {
+  echo "== why $1 failed ($2) =="
+  grep -E '^(fatal|failed):|^FAILED |^E  +|ERROR' "$2" | grep -v 'FAILED - RETRYING' | cut -c1-400 | tail -n 30 || true
   echo "-- its last lines --"
-  tail -n 25 "$f" | cut -c1-400
+  tail -n 25 "$2" | cut -c1-400
+}
+for st in $(awk '$2 == "FAILED" {print $1}' build/stage-summary.txt); do
+  [ "$st" = molecule ] || [ ! -s "build/stages/$st.log" ] || why "stage $st" "build/stages/$st.log"
+done
+for s in $(awk '$1 == "scenario" && $3 == "FAILED" {print $2}' build/molecule-summary.txt 2>/dev/null); do
+  [ ! -s "build/molecule/$s.log" ] || why "scenario $s" "build/molecule/$s.log"
 done
 echo "stages: $(( ${#stages[@]} - failed )) passed, $failed failed, $((SECONDS - t_all)) s in all"
 [ "$failed" -eq 0 ]
