@@ -88,7 +88,7 @@ stage_mirror() {
 # polls, never for a fixed window, so that the load of the other lane slows the tests down
 # without failing them; GW_MOLECULE_LANES=1 runs the scenarios one after another. Scenarios
 # share nothing but the engine, the apt cache and the mirror: each has its own hosts and network.
-declare -A SCENARIO_SECONDS=([postgresql_cluster]=1147 [kafka]=560 [etcd]=300 [redis]=582 [postgresql]=487 [monitoring]=397
+declare -A SCENARIO_SECONDS=([postgresql_cluster]=1147 [kafka]=460 [etcd]=300 [redis]=582 [postgresql]=487 [monitoring]=397
   [vault]=470 [minio]=259 [haproxy]=271 [redis_single]=233 [baseline]=96 [duckdb]=108 [nvidia_gpu]=95)
 
 # One scenario; its output goes to build/molecule/NAME.log. With one lane it is also shown as it

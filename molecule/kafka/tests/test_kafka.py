@@ -27,6 +27,8 @@ def test_every_node_runs_as_kafka_with_a_hardened_unit(hosts):
         assert h.process.filter(user="kafka", comm="java")
         assert h.run("systemctl show -p ProtectSystem --value kafka").stdout.strip() == "strict"
         assert h.file("/etc/kafka/server.properties").mode == 0o640
+        # the scenario's kafka_server_properties override wins over the role's default (3000)
+        assert "\ngroup.initial.rebalance.delay.ms=0\n" in h.file("/etc/kafka/server.properties").content_string
 
 
 def test_message_produced_on_one_broker_is_consumed_from_another(app):
