@@ -68,6 +68,9 @@ GROUP_VARS = ["alertmanager_group", "alertmanager_prometheus_group", "duckdb_gro
               "timescaledb_postgresql_group", "vault_group"]
 EXTRA = {
     "timescaledb": {"postgresql_timescaledb": True},
+    # read from the platform CA that the pre-flight makes first on a new controller (as the lab's
+    # inventory reads it): the checks evaluate it
+    "workload": {"workload_tls_ca_content": "{{ lookup('ansible.builtin.file', common_tls_ca_dir ~ '/ca.crt') }}"},
 }
 
 # (role, variable, bad value, kind, other settings the check needs). Each must stop the pre-flight with a message naming the
