@@ -8,6 +8,10 @@
               batches (linger.ms=50, batch.size=1 MiB, a 64 MiB buffer, lz4), alternating,
               `--rounds` times; then kafka-consumer-perf-test reads the topic back. Prints each
               run and the medians (records/s, MB/s, p99 latency).
+              Each producer run sends `--records` records; the first `--warmup` of them are the
+              tool's warm-up (`--warmup-records`: the JVM compiles its hot code meanwhile, which
+              on these two cores costs a short run up to half its rate) and the medians are of the
+              steady state after them; the whole run's rate is printed beside them.
   raw         the natural limit beside ours: a second Kafka cluster on the same three hosts, from
               the same installed distribution with its shipped defaults (KRaft combined, PLAINTEXT,
               no TLS, SCRAM or ACLs, none of the role's settings; ports 19092/19093, data in
@@ -70,17 +74,36 @@ def ensure_topic(servers):
                     f"--add-config retention.ms=3600000,min.insync.replicas=1")
 
 
-def producer_run(servers, records, acks, props, config=ADMIN):
+SUMMARY = re.compile(r"(\d+) (steady state )?records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th")
+WARMUP = 500_000
+
+
+def perf_summary(output):
+    """kafka-producer-perf-test's summary lines ("N records sent, X records/sec (Y MB/sec), ...,
+    P ms 99th, ..." for the whole run, then "N steady state records sent, ..." after a warm-up) ->
+    (steady records/s, MB/s, p99 ms, whole run's records/s, the steady line); without a warm-up
+    the whole run is the steady state."""
+    whole = steady = None
+    for line in output.splitlines():
+        m = SUMMARY.search(line)
+        if m and m.group(2):
+            steady = (m, line)
+        elif m and "ms 50th" in line:
+            whole = (m, line)
+    m, line = steady or whole
+    return float(m.group(3)), float(m.group(4)), float(m.group(5)), float(whole[0].group(3)), line
+
+
+def producer_run(servers, records, acks, props, config=ADMIN, warmup=WARMUP):
     """One kafka-producer-perf-test run (client settings from `config`, none for a PLAINTEXT
-    cluster); returns records/s, MB/s, p99 ms."""
+    cluster), the first `warmup` records left out of its steady-state figures; returns
+    records/s, MB/s, p99 ms (steady state), the whole run's records/s and the summary line."""
     settings = f"--command-config {config} " if config else ""
+    warm = f"--warmup-records {warmup} " if warmup else ""
     out = dexec(NODES[0], f"{HOME}/bin/kafka-producer-perf-test.sh --bootstrap-server {servers} --topic {TOPIC} "
-                          f"--num-records {records} --record-size 100 --throughput -1 {settings}"
+                          f"--num-records {records} {warm}--record-size 100 --throughput -1 {settings}"
                           f"--command-property acks={acks} {props}", timeout=900)
-    # last line: "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, p50 ms 50th, p95, p99, p99.9"
-    line = [x for x in out.stdout.splitlines() if "records sent" in x][-1]
-    m = re.search(r"records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th", line)
-    return float(m.group(1)), float(m.group(2)), float(m.group(3)), line
+    return perf_summary(out.stdout)
 
 
 def consumer_run(servers, records):
@@ -100,15 +123,16 @@ def throughput(args):
     results = {(a, n): [] for a, n, _ in cases}
     for r in range(args.rounds):
         for acks, name, props in cases:
-            rps, mbs, p99, line = producer_run(servers, args.records, acks, props)
-            results[(acks, name)].append((rps, mbs, p99))
-            print(f"round {r + 1} acks={acks:3} {name:15} {line}", flush=True)
-    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes (topic {TOPIC}: 6 partitions, RF 2, min.insync.replicas 1)")
-    print("| acks | producer settings | records/s | MB/s | p99 latency ms |\n|---|---|---|---|---|")
+            rps, mbs, p99, whole, line = producer_run(servers, args.records, acks, props, warmup=args.warmup)
+            results[(acks, name)].append((rps, mbs, p99, whole))
+            print(f"round {r + 1} acks={acks:3} {name:15} {line} (whole run {whole:,.0f} records/s)", flush=True)
+    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes, the first {args.warmup} a warm-up "
+          f"(topic {TOPIC}: 6 partitions, RF 2, min.insync.replicas 1)")
+    print("| acks | producer settings | records/s (steady) | MB/s | p99 latency ms | records/s (whole run) |\n|---|---|---|---|---|---|")
     for acks, name, _ in cases:
         runs = results[(acks, name)]
         print(f"| {acks} | {name} | {statistics.median(x[0] for x in runs):,.0f} | {statistics.median(x[1] for x in runs):.1f} "
-              f"| {statistics.median(x[2] for x in runs):.0f} |")
+              f"| {statistics.median(x[2] for x in runs):.0f} | {statistics.median(x[3] for x in runs):,.0f} |")
     rates = [consumer_run(servers, args.records) for _ in range(args.rounds)]
     print(f"consumer (kafka-consumer-perf-test, {args.records} records): median {statistics.median(r[0] for r in rates):,.0f} records/s, "
           f"{statistics.median(r[1] for r in rates):.1f} MB/s")
@@ -165,19 +189,22 @@ def raw(args):
         for r in range(args.rounds):
             for acks, name, props in cases:
                 for cluster, target, config in (("ours", ours, ADMIN), ("raw", servers, None)):
-                    rps, mbs, p99, line = producer_run(target, args.records, acks, props, config)
-                    results[(cluster, acks, name)].append((rps, p99))
-                    print(f"round {r + 1} {cluster:4} acks={acks:3} {name:15} {line}", flush=True)
+                    rps, _, p99, whole, line = producer_run(target, args.records, acks, props, config, args.warmup)
+                    results[(cluster, acks, name)].append((rps, p99, whole))
+                    print(f"round {r + 1} {cluster:4} acks={acks:3} {name:15} {line} (whole run {whole:,.0f} records/s)", flush=True)
     finally:
         raw_stop()
-    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes, alternating (6 partitions, RF 2, "
-          "min.insync.replicas 1); ours: TLS + SCRAM + ACLs and the role's settings; raw: the shipped defaults, PLAINTEXT")
-    print("| acks | producer settings | ours records/s (p99 ms) | raw records/s (p99 ms) | ours / raw |\n|---|---|---|---|---|")
+    print(f"\nmedians over {args.rounds} rounds of {args.records} records of 100 bytes, the first {args.warmup} a warm-up, "
+          "alternating (6 partitions, RF 2, min.insync.replicas 1); ours: TLS + SCRAM + ACLs and the role's settings; "
+          "raw: the shipped defaults, PLAINTEXT. Steady state, then the whole run's records/s")
+    print("| acks | producer settings | ours records/s (p99 ms) | raw records/s (p99 ms) | ours / raw | whole run: ours, raw |\n"
+          "|---|---|---|---|---|---|")
     for acks, name, _ in cases:
         o, w = results[("ours", acks, name)], results[("raw", acks, name)]
         mo, mw = statistics.median(x[0] for x in o), statistics.median(x[0] for x in w)
         print(f"| {acks} | {name} | {mo:,.0f} ({statistics.median(x[1] for x in o):,.0f}) | {mw:,.0f} "
-              f"({statistics.median(x[1] for x in w):,.0f}) | {mo / mw:.2f} |")
+              f"({statistics.median(x[1] for x in w):,.0f}) | {mo / mw:.2f} | {statistics.median(x[2] for x in o):,.0f}, "
+              f"{statistics.median(x[2] for x in w):,.0f} |")
 
 
 def record_delays(events):
@@ -259,7 +286,8 @@ def main():
     global NODES  # pylint: disable=global-statement (--nodes: which containers the functions above use)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["throughput", "raw", "failover"])
-    parser.add_argument("--records", type=int, default=2_000_000)
+    parser.add_argument("--records", type=int, default=3_000_000)
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="records of each producer run left out of its steady state")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=int, default=200, help="failover: records/s of the producer")
     parser.add_argument("--seconds", type=int, default=60, help="failover: how long the producer runs")

@@ -301,6 +301,8 @@ def test_a_gate_always_has_a_retry_so_that_it_can_fail(task, variables, expected
     # Ansible marks an `until` task failed only when it ran out of retries; with retries 0 a
     # failed condition passes silently (found by the kafka scenario: a broker was down and the
     # rolling restart went on)
-    retries = _task("gate.yml", task)["retries"]
-    templar, trust = _templar(dict({"kafka_rolling_restart_timeout": 600}, **variables))
-    assert int(templar.template(trust(retries))) == expected
+    gate = _task("gate.yml", task)
+    role_vars = {k: v for k, v in _load(ROLE / "vars" / "main.yml").items() if k.startswith("_kafka_gate_")}
+    templar, trust = _templar(dict(role_vars, **dict({"kafka_rolling_restart_timeout": 600}, **variables)))
+    assert int(templar.template(trust(gate["retries"]))) == expected
+    assert int(templar.template(trust(gate["delay"]))) == 2
