@@ -763,6 +763,12 @@ def lab_settings():
                           "retry_on": sorted(set(re.findall(r"^\s+retry-on (.*)$", conf, re.M)))}
     except Exception as exc:  # pylint: disable=broad-except
         out["haproxy"] = str(exc)
+    try:
+        # one line of the environment file (which also holds the root credentials: only that line is read)
+        line = lab.dx(NODES[0], "grep '^MINIO_CONN_USER_TIMEOUT=' /etc/default/minio || true").strip()
+        out["minio"] = {"conn_user_timeout": line.split("=", 1)[1].strip('"') if line else "not set (MinIO's default, 10m)"}
+    except Exception as exc:  # pylint: disable=broad-except
+        out["minio"] = str(exc)
     return out
 
 

@@ -153,6 +153,41 @@ def redis_loss(e):
     return leader_loss(e, "redis_primary", "redis")
 
 
+def settings_text(s):
+    """The lab's recovery settings a drill recorded; a drill from before MinIO's was recorded ran
+    without it (the role set no MINIO_CONN_USER_TIMEOUT then: MinIO's default, 10m)."""
+    minio = s.get("minio", {"conn_user_timeout": "not recorded (the role did not set it then: MinIO's default, 10m)"})
+    return f"Patroni {s.get('patroni')}; HAProxy {s.get('haproxy')}; MinIO {minio}"
+
+
+def goals(events):
+    """The drill's goals (issue: the platform under fire) against the host losses of the given
+    runs: PostgreSQL writes back within 22 s and Redis within 5 s where the host held the leader or
+    primary, no failed HTTP request through HAProxy, MinIO reads and writes going on."""
+    hosts = [e for e in events if e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"]
+    pg = [e["tiers"]["postgresql"]["stall_s"] for e in hosts if leader_loss(e)]
+    rd = [e["tiers"]["redis"]["stall_s"] for e in hosts if redis_loss(e)]
+    http = [e["tiers"]["http"]["failed"] for e in hosts if "http" in e["tiers"]]
+    mi = [(e["tiers"]["minio"]["stall_s"], e["tiers"]["minio"]["failed"]) for e in hosts if "minio" in e["tiers"]]
+    out = [f"Over the {len(hosts)} host losses (`docker kill`) of the runs below:", ""]
+
+    def line(what, goal, values, unit="s"):
+        if not values:
+            return f"- {what}: no such loss in these runs"
+        met = sum(1 for v in values if v <= goal)
+        return (f"- {what} (goal ≤ {goal:g} {unit}): median {statistics.median(values):.1f} {unit}, max {max(values):.1f} {unit}; "
+                f"within the goal in {met} of {len(values)}")
+    out += [line("PostgreSQL writes back after losing the leader's host", 22, pg),
+            line("Redis writes back after losing the primary's host, documented client settings", 5, rd),
+            f"- HTTP requests through HAProxy that failed (goal 0): {sum(http)} over the {len(http)} losses"
+            if http else "- HTTP: not loaded in these runs"]
+    if mi:
+        out.append(f"- MinIO (goal: reads and writes go on with one node of three lost): longest time without a successful "
+                   f"operation median {statistics.median(s for s, _ in mi):.1f} s, max {max(s for s, _ in mi):.1f} s; "
+                   f"{sum(f for _, f in mi)} of its operations failed in all")
+    return out + [""]
+
+
 def summary(events, name):
     stall = [e["tiers"][name]["stall_s"] for e in events]
     failed = [e["tiers"][name]["failed"] for e in events]
@@ -192,8 +227,9 @@ def markdown(data, baseline, source, more=(), command=""):
         out.append(f"- **{name}**: one operation every {data['load'][name]['interval_s']} s, {t['ops']} in all, "
                    f"{t['failed']} failed{writes}")
     s = data["settings"]
-    out += ["", f"Lab settings during the run: Patroni {s.get('patroni')}; HAProxy {s.get('haproxy')}.", "",
-            "![timeline](report/timeline.png)", "",
+    out += ["", f"Lab settings during the run: {settings_text(s)}.", "", "## Goals", ""]
+    out += goals([e for d in [data] + list(more) for e in d["events"]])
+    out += ["![timeline](report/timeline.png)", "",
             "Each dot is one operation's latency (log scale); red crosses are failed operations; the grey line is the "
             "share of operations that succeeded in each 10 s; shaded: from a break until its repair, dotted: the platform "
             "whole again. The bottom panel shows the alerts Prometheus had firing (red critical, orange warning).", "",
@@ -247,9 +283,9 @@ def markdown(data, baseline, source, more=(), command=""):
         if r.get("changed_tasks"):
             out += ["", "What changed:", ""] + [f"- {c}" for c in r["changed_tasks"]]
     if baseline:
-        out += ["", "## Before and after the recovery defaults", "",
+        out += ["", "## Before and after: the earlier settings", "",
                 f"The same events in drill run `{baseline['run']}` under the earlier settings "
-                f"(Patroni {baseline['settings'].get('patroni')}; HAProxy {baseline['settings'].get('haproxy')}):", "",
+                f"({settings_text(baseline['settings'])}):", "",
                 "| event | tier | before | after |", "|---|---|---|---|"]
         after = {e["name"]: e for e in data["events"]}
         for e in baseline["events"]:
