@@ -764,9 +764,11 @@ def lab_settings():
     except Exception as exc:  # pylint: disable=broad-except
         out["haproxy"] = str(exc)
     try:
-        # one line of the environment file (which also holds the root credentials: only that line is read)
-        line = lab.dx(NODES[0], "grep '^MINIO_CONN_USER_TIMEOUT=' /etc/default/minio || true").strip()
-        out["minio"] = {"conn_user_timeout": line.split("=", 1)[1].strip('"') if line else "not set (MinIO's default, 10m)"}
+        # two lines of the environment file (which also holds the root credentials: only these are read)
+        lines = lab.dx(NODES[0], "grep -E '^MINIO_(CONN_USER|DRIVE_MAX)_TIMEOUT=' /etc/default/minio || true").split()
+        found = dict(x.split("=", 1) for x in lines if "=" in x)
+        out["minio"] = {name.lower(): found[f"MINIO_{name}"].strip('"') if f"MINIO_{name}" in found else f"not set (MinIO's default, {default})"
+                        for name, default in (("CONN_USER_TIMEOUT", "10m"), ("DRIVE_MAX_TIMEOUT", "30s"))}
     except Exception as exc:  # pylint: disable=broad-except
         out["minio"] = str(exc)
     return out

@@ -11,6 +11,7 @@ and the tables of recoveries, failed operations, lost acknowledged writes, rejoi
 settings). Needs matplotlib (benchmarks/requirements.txt). Writes nothing but the report.
 """
 import argparse
+import gzip
 import json
 import pathlib
 import statistics
@@ -156,20 +157,23 @@ def redis_loss(e):
 def settings_text(s):
     """The lab's recovery settings a drill recorded; a drill from before MinIO's was recorded ran
     without it (the role set no MINIO_CONN_USER_TIMEOUT then: MinIO's default, 10m)."""
-    minio = s.get("minio", {"conn_user_timeout": "not recorded (the role did not set it then: MinIO's default, 10m)"})
+    minio = s.get("minio", {"conn_user_timeout": "not recorded (the role did not set it then: MinIO's default, 10m)",
+                            "drive_max_timeout": "not recorded (the role did not set it then: MinIO's default, 30s)"})
     return f"Patroni {s.get('patroni')}; HAProxy {s.get('haproxy')}; MinIO {minio}"
 
 
-def goals(events):
+def goals(runs):
     """The drill's goals (issue: the platform under fire) against the host losses of the given
     runs: PostgreSQL writes back within 22 s and Redis within 5 s where the host held the leader or
-    primary, no failed HTTP request through HAProxy, MinIO reads and writes going on."""
-    hosts = [e for e in events if e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"]
+    primary, no failed HTTP request through HAProxy, MinIO reads and writes going on (per run: the
+    runs may differ in MinIO's settings)."""
+    def losses(events):
+        return [e for e in events if e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"]
+    hosts = [e for d in runs for e in losses(d["events"])]
     pg = [e["tiers"]["postgresql"]["stall_s"] for e in hosts if leader_loss(e)]
     rd = [e["tiers"]["redis"]["stall_s"] for e in hosts if redis_loss(e)]
     http = [e["tiers"]["http"]["failed"] for e in hosts if "http" in e["tiers"]]
-    mi = [(e["tiers"]["minio"]["stall_s"], e["tiers"]["minio"]["failed"]) for e in hosts if "minio" in e["tiers"]]
-    out = [f"Over the {len(hosts)} host losses (`docker kill`) of the runs below:", ""]
+    out = [f"Over the {len(hosts)} host losses (`docker kill`) of the {len(runs)} run(s) below:", ""]
 
     def line(what, goal, values, unit="s"):
         if not values:
@@ -181,10 +185,13 @@ def goals(events):
             line("Redis writes back after losing the primary's host, documented client settings", 5, rd),
             f"- HTTP requests through HAProxy that failed (goal 0): {sum(http)} over the {len(http)} losses"
             if http else "- HTTP: not loaded in these runs"]
-    if mi:
-        out.append(f"- MinIO (goal: reads and writes go on with one node of three lost): longest time without a successful "
-                   f"operation median {statistics.median(s for s, _ in mi):.1f} s, max {max(s for s, _ in mi):.1f} s; "
-                   f"{sum(f for _, f in mi)} of its operations failed in all")
+    for d in runs:
+        mi = [(e["tiers"]["minio"]["stall_s"], e["tiers"]["minio"]["failed"]) for e in losses(d["events"]) if "minio" in e["tiers"]]
+        if mi:
+            minio = d["settings"].get("minio", "not recorded")
+            out.append(f"- MinIO (goal: reads and writes go on with one node of three lost), run `{d['run']}` (MinIO {minio}): "
+                       f"longest time without a successful operation per host loss "
+                       f"{', '.join(f'{x:.1f}' for x, _ in mi)} s; {sum(f for _, f in mi)} of its operations failed")
     return out + [""]
 
 
@@ -228,7 +235,7 @@ def markdown(data, baseline, source, more=(), command=""):
                    f"{t['failed']} failed{writes}")
     s = data["settings"]
     out += ["", f"Lab settings during the run: {settings_text(s)}.", "", "## Goals", ""]
-    out += goals([e for d in [data] + list(more) for e in d["events"]])
+    out += goals([data] + list(more))
     out += ["![timeline](report/timeline.png)", "",
             "Each dot is one operation's latency (log scale); red crosses are failed operations; the grey line is the "
             "share of operations that succeeded in each 10 s; shaded: from a break until its repair, dotted: the platform "
@@ -309,6 +316,12 @@ def markdown(data, baseline, source, more=(), command=""):
     return "\n".join(out)
 
 
+def load(path):
+    """A drill's results: build/benchmarks/NAME.json, or a copy kept with the docs (docs/data/drills/*.json.gz)."""
+    path = pathlib.Path(path)
+    return json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--input", default=str(ROOT / "build" / "benchmarks" / "drill.json"))
@@ -316,9 +329,9 @@ def main():
     parser.add_argument("--more", nargs="*", default=[], help="drill files of further runs: their events join the tables")
     parser.add_argument("--output", default=str(DOCS / "platform-report.md"))
     args = parser.parse_args()
-    data = json.loads(pathlib.Path(args.input).read_text())
-    baseline = json.loads(pathlib.Path(args.baseline).read_text()) if args.baseline else None
-    more = [json.loads(pathlib.Path(f).read_text()) for f in args.more]
+    data = load(args.input)
+    baseline = load(args.baseline) if args.baseline else None
+    more = [load(f) for f in args.more]
     for d in [data, baseline] + more:
         if d:
             outcomes(d)

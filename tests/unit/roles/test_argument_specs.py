@@ -62,3 +62,15 @@ def test_spec_defaults_equal_role_defaults(role):
     for name, opt in _all_options(role).items():
         if "default" in opt:
             assert defaults.get(name) == opt["default"], f"{role.name}: {name} default differs from defaults/main.yml"
+
+
+def test_names_common_and_common_internal_both_default_agree():
+    # _common's entry points run without the common role in the play, so a name both use (such
+    # as common_private_address, the address every service binds to) has a default in each; a
+    # host must get the same value whichever role's default applies.
+    common = _load(ROOT / "roles" / "common" / "defaults" / "main.yml")
+    internal = _load(ROOT / "roles" / "_common" / "defaults" / "main.yml")
+    shared = sorted(set(common) & set(internal))
+    assert "common_private_address" in shared
+    differ = [name for name in shared if common[name] != internal[name]]
+    assert not differ, f"common and _common give these different defaults: {differ}"
