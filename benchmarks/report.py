@@ -140,10 +140,15 @@ def row(i, e, tiers):
             + f" | {whole} | {rejoin} |")
 
 
+def host_loss(e):
+    """A lab host killed (`docker kill`) and started again."""
+    return e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"
+
+
 def leader_loss(e, key="pg_leader", tier="postgresql"):
     """A host loss that took the PostgreSQL leader (or the Redis primary), as recorded before the
     break; in a run that did not record it: that tier's writes failed."""
-    if not (e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"):
+    if not host_loss(e):
         return False
     if key in e.get("before", {}):
         return e["before"][key] == e.get("host")
@@ -154,12 +159,16 @@ def redis_loss(e):
     return leader_loss(e, "redis_primary", "redis")
 
 
+def minio_settings(s):
+    """MinIO's timeouts a drill recorded; a drill from before they were recorded ran without them
+    (the role set neither then: MinIO's defaults)."""
+    return s.get("minio", {"conn_user_timeout": "not recorded (the role did not set it then: MinIO's default, 10m)",
+                           "drive_max_timeout": "not recorded (the role did not set it then: MinIO's default, 30s)"})
+
+
 def settings_text(s):
-    """The lab's recovery settings a drill recorded; a drill from before MinIO's was recorded ran
-    without it (the role set no MINIO_CONN_USER_TIMEOUT then: MinIO's default, 10m)."""
-    minio = s.get("minio", {"conn_user_timeout": "not recorded (the role did not set it then: MinIO's default, 10m)",
-                            "drive_max_timeout": "not recorded (the role did not set it then: MinIO's default, 30s)"})
-    return f"Patroni {s.get('patroni')}; HAProxy {s.get('haproxy')}; MinIO {minio}"
+    """The lab's recovery settings a drill recorded."""
+    return f"Patroni {s.get('patroni')}; HAProxy {s.get('haproxy')}; MinIO {minio_settings(s)}"
 
 
 def goals(runs):
@@ -167,9 +176,7 @@ def goals(runs):
     runs: PostgreSQL writes back within 22 s and Redis within 5 s where the host held the leader or
     primary, no failed HTTP request through HAProxy, MinIO reads and writes going on (per run: the
     runs may differ in MinIO's settings)."""
-    def losses(events):
-        return [e for e in events if e["name"].startswith("kill_lab-node") or e["name"] == "kill_pg_leader_host"]
-    hosts = [e for d in runs for e in losses(d["events"])]
+    hosts = [e for d in runs for e in d["events"] if host_loss(e)]
     pg = [e["tiers"]["postgresql"]["stall_s"] for e in hosts if leader_loss(e)]
     rd = [e["tiers"]["redis"]["stall_s"] for e in hosts if redis_loss(e)]
     http = [e["tiers"]["http"]["failed"] for e in hosts if "http" in e["tiers"]]
@@ -186,10 +193,9 @@ def goals(runs):
             f"- HTTP requests through HAProxy that failed (goal 0): {sum(http)} over the {len(http)} losses"
             if http else "- HTTP: not loaded in these runs"]
     for d in runs:
-        mi = [(e["tiers"]["minio"]["stall_s"], e["tiers"]["minio"]["failed"]) for e in losses(d["events"]) if "minio" in e["tiers"]]
+        mi = [(e["tiers"]["minio"]["stall_s"], e["tiers"]["minio"]["failed"]) for e in d["events"] if host_loss(e) and "minio" in e["tiers"]]
         if mi:
-            minio = d["settings"].get("minio", "not recorded")
-            out.append(f"- MinIO (goal: reads and writes go on with one node of three lost), run `{d['run']}` (MinIO {minio}): "
+            out.append(f"- MinIO (goal: reads and writes go on with one node of three lost), run `{d['run']}` (MinIO {minio_settings(d['settings'])}): "
                        f"longest time without a successful operation per host loss "
                        f"{', '.join(f'{x:.1f}' for x, _ in mi)} s; {sum(f for _, f in mi)} of its operations failed")
     return out + [""]
