@@ -675,6 +675,65 @@ def outcome(samples, errors, t0, t1):
             "errors": sorted({errors[s[3]] for s in failed if s[3] is not None})[:5]}
 
 
+# What Patroni 4 logs in a leader race. Each member asks every member it may have to yield to
+# (in synchronous mode only the synchronous standby and the former leader) for its state
+# (ha.py fetch_node_status): one that answers is logged "Got response from", the lost leader
+# "Request failed to" when the request's timeout (2 s, written into Patroni, and named in the
+# line) has run out. The winner then logs its promotion.
+RESPONSE = re.compile(r"Got response from ")
+GIVEN_UP = re.compile(r"Request failed to (?P<member>\S+): GET ")
+TIMEOUT = re.compile(r"connect timeout=(?P<s>[0-9.]+)")
+PROMOTED = re.compile(r"promoted self to leader")
+RACE_MARKS = ("race_began", "lost_leader_given_up", "promoted")
+
+
+def patroni_timeline(lines, t0, old_leader):
+    """Seconds from the break (epoch `t0`) to the first time after it of: the leader race
+    beginning (the first member answering, or the request to the lost leader starting: its
+    failure less the timeout the line names), the lost leader given up, the promotion; from the
+    `journalctl -o short-unix` lines of the members that stayed. A request to a member other than
+    the old leader does not count as giving it up. Marks not found are left out."""
+    found = {}
+
+    def mark(key, at):
+        found[key] = min(found.get(key, at), at)
+    for line in lines:
+        head, _, text = line.partition(" ")
+        try:
+            at = float(head)
+        except ValueError:
+            continue
+        if at < t0:
+            continue
+        if RESPONSE.search(text):
+            mark("race_began", at)
+        elif (m := GIVEN_UP.search(text)) and m.group("member") == old_leader:
+            mark("lost_leader_given_up", at)
+            if (timeout := TIMEOUT.search(text)):
+                mark("race_began", at - float(timeout.group("s")))
+        elif PROMOTED.search(text):
+            mark("promoted", at)
+    return {k: round(found[k] - t0, 2) for k in RACE_MARKS if k in found}
+
+
+def leader_race(ctx, record):
+    """When the event moved PostgreSQL's leader: where the time to the first write went."""
+    old = record.get("before", {}).get("pg_leader")
+    new = pg_leader()
+    if not old or new == old:
+        return None
+    t0 = ctx["t0"] + record["t0"]
+    lines = []
+    for host in NODES:
+        if host == record.get("host") and record.get("name", "").startswith("kill"):
+            continue  # a killed host's journal holds nothing after the kill
+        lines += lab.dx(host, f"journalctl -u patroni -o short-unix --no-pager --since @{int(t0)} --until @{int(t0) + 120}",
+                        check=False).splitlines()
+    out = {"old": old, "new": new, **patroni_timeline(lines, t0, old)}
+    out["writes_back"] = record["tiers"].get("postgresql", {}).get("recovered_s")
+    return out
+
+
 def tier_outcome(tier, t0, t1):
     with tier.lock:
         samples = list(tier.samples)
@@ -718,6 +777,10 @@ def run_event(ctx, tiers, event, hold, settle):
     # the break (event to repair) and the repair (to the platform whole again), apart
     record["tiers"] = {n: tier_outcome(t, record["t0"], record["t_repair"]) for n, t in tiers.items()}
     record["tiers_repair"] = {n: tier_outcome(t, record["t_repair"], record["t_whole"]) for n, t in tiers.items()}
+    try:
+        record["leader_race"] = leader_race(ctx, record)
+    except Exception as exc:  # pylint: disable=broad-except
+        record["leader_race"] = {"error": str(exc)}
     print(json.dumps({k: record[k] for k in ("name", "host", "whole", "rejoin")}), flush=True)
     for n, o in record["tiers"].items():
         r = record["tiers_repair"][n]

@@ -210,6 +210,39 @@ def summary(events, name):
             f"{statistics.median(longest):.1f} s")
 
 
+def leader_races(runs):
+    """Where the time of each PostgreSQL failover went, from Patroni's journal (drills that
+    recorded it: `leader_race`)."""
+    races = [(d["run"], e) for d in runs for e in d["events"] if isinstance(e.get("leader_race"), dict)
+             and "error" not in e["leader_race"]]
+    if not races:
+        return []
+    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    out = ["Where the time of each PostgreSQL failover went, in seconds after the event, from Patroni's journal on "
+           "the members that stayed (`leader_race` in the drill's results). The race begins when the lost leader's key "
+           "has expired: ttl after its last renewal, which comes every loop_wait, so between ttl - loop_wait and ttl "
+           "after the loss (plus etcd's lease check, every 0.5 s). Each member then asks the members it may have to "
+           "yield to for their state, the lost leader too (in synchronous mode: the former leader only), and Patroni "
+           "gives that request 2 s, a timeout written into its code; the winner then promotes itself, and HAProxy's "
+           "check of `/primary` sends the writes to it.", "",
+           "| run | event | leader | race began | lost leader given up | promoted | writes back |",
+           "|---|---|---|---|---|---|---|"]
+    for run, e in races:
+        r = e["leader_race"]
+        out.append(f"| `{run}` | {e['name']} | {r['old']} → {r['new']} | {fmt(r.get('race_began'))} | "
+                   f"{fmt(r.get('lost_leader_given_up'))} | {fmt(r.get('promoted'))} | {fmt(r.get('writes_back'))} |")
+    if any("race_began" not in e["leader_race"] for _, e in races):
+        out += ["", "-: not recorded (a drill from before the race's beginning was read from the journal)."]
+    gaps = [(r["race_began"], r["promoted"] - r["race_began"], r["writes_back"] - r["promoted"]) for r in
+            (e["leader_race"] for _, e in races) if {"race_began", "promoted"} <= r.keys() and r.get("writes_back") is not None]
+    if gaps:
+        out += ["", f"Over these {len(gaps)}: the race began {min(g[0] for g in gaps):.1f}-{max(g[0] for g in gaps):.1f} s "
+                f"after the loss (median {statistics.median(g[0] for g in gaps):.1f}); from its beginning to the promotion "
+                f"took median {statistics.median(g[1] for g in gaps):.2f} s, from the promotion to the first write "
+                f"median {statistics.median(g[2] for g in gaps):.2f} s."]
+    return out + [""]
+
+
 def alert_name(a):
     labels = a["labels"]
     extra = " ".join(labels[k] for k in ("instance", "service", "proxy") if k in labels)
@@ -269,6 +302,7 @@ def markdown(data, baseline, source, more=(), command=""):
     if kills:
         out += [f"Losses of the PostgreSQL leader's host (`docker kill`), medians over the {len(kills)} of all runs above:", ""]
         out += [summary(kills, name) for name in tiers] + [""]
+    out += leader_races([data] + list(more))
     redis = [e for d in [data] + more for e in d["events"] if redis_loss(e)]
     if redis and "redis_defaults" in tiers:
         out += [f"Losses of the Redis primary's host (`docker kill`), {len(redis)}: the documented client settings against "
