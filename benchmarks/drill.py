@@ -719,8 +719,10 @@ def patroni_timeline(lines, t0, old_leader):
 def leader_race(ctx, record):
     """When the event moved PostgreSQL's leader: where the time to the first write went."""
     old = record.get("before", {}).get("pg_leader")
+    if not old or record.get("host") not in NODES:
+        return None  # not one host's break (the whole lab restarted: its journals start anew)
     new = pg_leader()
-    if not old or new == old:
+    if new == old:
         return None
     t0 = ctx["t0"] + record["t0"]
     lines = []
