@@ -728,7 +728,7 @@ def leader_race(ctx, record):
     lines = []
     for host in NODES:
         if host == record.get("host") and record.get("name", "").startswith("kill"):
-            continue  # a killed host's journal holds nothing after the kill
+            continue  # a killed host was down during the race; its journal since is its new boot's
         lines += lab.dx(host, f"journalctl -u patroni -o short-unix --no-pager --since @{int(t0)} --until @{int(t0) + 120}",
                         check=False).splitlines()
     out = {"old": old, "new": new, **patroni_timeline(lines, t0, old)}
