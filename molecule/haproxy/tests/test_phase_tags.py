@@ -1,6 +1,8 @@
 """The phase tags (docs/tags.md): the scenario's converge rerun with --tags haproxy_configure
 runs the configuration tasks only, changes nothing on a converged host, and applies a changed
 configuration value. Phase 2: after the operations tests, which reload and reconfigure."""
+import ipaddress
+
 import pytest
 
 from conftest import SCENARIO, playbook, runtime
@@ -47,3 +49,28 @@ def test_configure_tag_applies_a_changed_value(host):
         _configure()
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
     assert _maxconn(host) != "4321"
+
+
+def _servers(cfg, backend):
+    """The `server` lines' addresses in one backend section of haproxy.cfg."""
+    out, inside = [], False
+    for line in cfg.splitlines():
+        if line.startswith("backend "):
+            inside = line.split()[1] == backend
+        elif inside and line.strip().startswith("server "):
+            out.append(line.split()[2].rsplit(":", 1)[0])
+    return out
+
+
+def test_limit_keeps_the_addresses_of_hosts_outside_it(host):
+    """be_group's servers come from the webservers group (haproxy-web); a run with --limit
+    haproxy-lb has no facts of haproxy-web but its own play's (facts_outside_limit.yml): the
+    server keeps its address, and the run changes nothing."""
+    cfg = host.file("/etc/haproxy/haproxy.cfg")
+    before = cfg.sha256sum
+    servers = _servers(cfg.content_string, "be_group")
+    assert servers and all(ipaddress.ip_address(a) for a in servers), servers
+    run = _configure(limit="haproxy-lb")
+    assert "Gather the network facts of the hosts outside --limit" in run.stdout
+    assert recap(run.stdout)["haproxy-lb"]["changed"] == 0, run.stdout[-3000:]
+    assert cfg.sha256sum == before
