@@ -26,6 +26,9 @@ def test_service_account_files_and_sockets(host):
         f"tcp://{addr}:9000", f"tcp://{addr}:9001", "tcp://127.0.0.1:9000"}, listening
     assert "MINIO_VOLUMES=\"https://minio-1:9000/var/lib/minio/disk1 https://minio-1:9000/var/lib/minio/disk2 " \
            "https://minio-2:9000/var/lib/minio/disk1 https://minio-2:9000/var/lib/minio/disk2\"" in env.content_string
+    # the role's timeouts reach the server (the connection timeout shorter than the drive timeout)
+    environ = host.run("tr '\\0' '\\n' < /proc/$(pgrep -x -o minio)/environ").stdout.split()
+    assert {"MINIO_CONN_USER_TIMEOUT=2s", "MINIO_DRIVE_MAX_TIMEOUT=30s"} <= set(environ), environ
 
 
 def test_object_written_through_node1_reads_back_through_node2(hosts, root_clients):
